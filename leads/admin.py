@@ -1,0 +1,192 @@
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+
+from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline, user_workspace_ids
+
+from .models import Campaign, CustomField, Lead, LeadStatus, List, Message
+from .services import lead_set_status
+
+
+class WorkspaceRelatedListFilter(admin.RelatedFieldListFilter):
+    """A related-object filter offering only the user's workspaces' lists or campaigns."""
+
+    def field_choices(self, field, request, model_admin):
+        queryset = field.related_model._default_manager.all()
+        if not request.user.is_superuser:
+            queryset = queryset.filter(workspace__in=user_workspace_ids(request))
+        return [(obj.pk, str(obj)) for obj in queryset]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(WorkspaceScopedAdmin):
+    list_display = ["name", "workspace", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name"]
+
+
+@admin.register(List)
+class ListAdmin(WorkspaceScopedAdmin):
+    list_display = ["name", "workspace", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name"]
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(WorkspaceScopedAdmin):
+    list_display = ["key", "label", "type", "workspace"]
+    list_filter = ["type", "workspace"]
+    search_fields = ["key", "label"]
+
+
+class MessageInline(WorkspaceScopedInline, admin.StackedInline):
+    model = Message
+    extra = 0
+    fields = [
+        ("type", "date", "campaign"),
+        ("from_name", "from_address"),
+        ("to_name", "to_address"),
+        "subject",
+        "body",
+        ("angle", "framework", "test", "tone", "campaign_step", "word_limit"),
+    ]
+
+
+class SetStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=LeadStatus.choices)
+
+
+@admin.register(Lead)
+class LeadAdmin(WorkspaceScopedAdmin):
+    list_display = ["__str__", "business_email", "company_name", "lead_status", "modified_date"]
+    list_filter = [
+        "lead_status",
+        ("lists", WorkspaceRelatedListFilter),
+        ("campaigns", WorkspaceRelatedListFilter),
+    ]
+    list_select_related = ["workspace"]
+    search_fields = ["name", "first_name", "last_name", "business_email", "personal_email", "company_name"]
+    date_hierarchy = "created_date"
+    actions = ["set_status"]
+    inlines = [MessageInline]
+    filter_horizontal = ["campaigns", "lists"]
+    readonly_fields = ["status_history", "life_cycle_history", "sentiment_history", "modified_date"]
+    fieldsets = [
+        (None, {"fields": ["workspace", "lead_status", "status_history"]}),
+        (
+            "Person",
+            {
+                "fields": [
+                    ("name", "first_name", "last_name"),
+                    ("business_email", "personal_email"),
+                    "gender",
+                    ("job_title", "job_department"),
+                    "about",
+                    ("mobile_phone", "office_phone"),
+                    ("phone_country", "phone_validation"),
+                    ("person_linkedin", "person_facebook", "person_x"),
+                    "linkedin_summary",
+                ]
+            },
+        ),
+        (
+            "Company",
+            {
+                "fields": [
+                    ("company_name", "industry", "number_of_employees"),
+                    "website",
+                    "website_summary",
+                    ("company_linkedin", "company_facebook", "company_x"),
+                ]
+            },
+        ),
+        (
+            "Address",
+            {"fields": [("street_address", "city"), ("state", "postal_code"), ("country", "time_zone")]},
+        ),
+        (
+            "Engagement",
+            {
+                "fields": [
+                    ("campaigns", "lists"),
+                    ("tags", "import_tags"),
+                    ("lead_source", "lead_type", "contact_owner"),
+                    ("life_cycle", "sentiment"),
+                    ("life_cycle_history", "sentiment_history"),
+                    ("email_provider", "email_provider_type", "email_validation"),
+                    ("email_bounce_status", "email_bounce_sub_status"),
+                    ("email_subscription", "sms_subscription"),
+                    (
+                        "number_of_emails",
+                        "number_of_email_opens",
+                        "number_of_email_clicks",
+                        "number_of_email_replies",
+                    ),
+                    (
+                        "number_of_phone_calls",
+                        "number_of_sms_sent",
+                        "number_of_sms_replies",
+                        "number_of_times_contacted",
+                    ),
+                    (
+                        "last_contacted",
+                        "last_email_open_date",
+                        "last_email_click_date",
+                        "last_email_reply_date",
+                    ),
+                ]
+            },
+        ),
+        ("Custom fields", {"fields": ["custom_fields"]}),
+        ("Dates", {"fields": [("created_date", "modified_date")]}),
+    ]
+
+    @admin.display(description="Status history")
+    def status_history(self, obj):
+        if not obj.lead_status_history:
+            return "—"
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li>{} <small>({})</small></li>",
+                ((entry["value"], entry["changed_at"]) for entry in reversed(obj.lead_status_history)),
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        """Save the other fields, then route a status change through the status service."""
+        wanted_status = obj.lead_status
+        obj.lead_status = obj.persisted_status if change else None
+        super().save_model(request, obj, form, change)
+        if wanted_status and wanted_status != obj.lead_status:
+            lead_set_status(lead=obj, status=wanted_status, actor=request.user)
+
+    @admin.action(description="Set status…")
+    def set_status(self, request, queryset):
+        form = SetStatusForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            changed = 0
+            for lead in queryset:
+                if lead_set_status(lead=lead, status=form.cleaned_data["status"], actor=request.user):
+                    changed += 1
+            self.message_user(
+                request,
+                f"Status set to “{form.cleaned_data['status']}” on {changed} lead(s); "
+                f"{queryset.count() - changed} already had it.",
+                messages.SUCCESS,
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/leads/lead/set_status.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Set status",
+                "form": form,
+                "leads": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )

@@ -1,0 +1,91 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from leadengine.models import Membership, Workspace
+from leads.models import Campaign, CustomField, Lead, List, Message
+
+USER_PASSWORD = "correct horse battery staple"
+
+
+class WorkspaceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Workspace
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"Workspace {n}")
+    slug = factory.Sequence(lambda n: f"workspace-{n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    is_staff = True
+    password = factory.django.Password(USER_PASSWORD)
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    user = factory.SubFactory(UserFactory)
+
+
+def operator_of(workspace, **kwargs):
+    """A staff user (not a superuser) who belongs to `workspace`."""
+    return MembershipFactory(workspace=workspace, user=UserFactory(**kwargs)).user
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+
+
+class ListFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = List
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"List {n}")
+
+
+class CustomFieldFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomField
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    key = factory.Sequence(lambda n: f"custom_{n}")
+    label = factory.LazyAttribute(lambda field: field.key.replace("_", " ").title())
+    type = CustomField.Type.TEXT
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lead
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    name = factory.LazyAttribute(lambda lead: f"{lead.first_name} {lead.last_name}")
+    business_email = factory.Sequence(lambda n: f"lead{n}@company.example")
+    company_name = factory.Faker("company")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    lead = factory.SubFactory(LeadFactory)
+    type = Message.Type.OUTBOUND
+    subject = factory.Sequence(lambda n: f"Subject {n}")
+    body = "Hello"
+    from_name = "LeadEngineUser"
+    from_address = "user@leadengine.example"
+    to_name = factory.LazyAttribute(lambda message: message.lead.name)
+    to_address = factory.LazyAttribute(lambda message: message.lead.business_email)

@@ -1,0 +1,96 @@
+"""The two commands' promises: settings fail loudly, a real worker consumes tasks, the
+demo seeds twice safely, and production checks are clean."""
+
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+
+from config.celery import ping
+from leadengine.models import Workspace
+from leads.demo import seed_demo
+from leads.models import Lead
+from tests.conftest import PROJECT_DIR, subprocess_env, wait_until
+
+
+def run_manage(*args, **env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "variable,value",
+    [
+        ("DJANGO_DEBUG", "maybe"),
+        ("WEBHOOK_TIMEOUT_SECONDS", "ten"),
+        ("INBOUND_RATE_LIMIT_PER_MINUTE", "0"),
+        ("DATABASE_URL", "nosuchdb://x"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_naming_the_variable(variable, value):
+    result = run_manage("check", **{variable: value})
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_deploy_check_is_clean_with_production_settings():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="x" * 20 + "production-secret-key-0123456789abcdefghijkl",
+        DJANGO_SECURE_SSL_REDIRECT="1",
+        DJANGO_ALLOWED_HOSTS="leadengine.example",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+@pytest.mark.django_db
+def test_migrations_are_in_step_with_the_models():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_sent_through_the_broker_runs_in_a_real_worker_process(start_worker, tmp_path):
+    start_worker()
+    marker = tmp_path / "pong"
+
+    ping.delay(str(marker))
+
+    wait_until(marker.exists, timeout=30, message="the worker to run the task")
+    assert marker.read_text() == "pong"
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_prints_the_password_once():
+    workspace, operator, password = seed_demo(lead_count=20)
+    assert password
+    assert operator.check_password(password)
+    assert operator.memberships.filter(workspace=workspace).exists()
+    leads = Lead.objects.filter(workspace=workspace)
+    assert leads.count() == 20
+    assert leads.exclude(lead_status=None).exists()
+    assert leads.filter(messages__isnull=False).exists()
+
+    again = seed_demo(lead_count=20)
+
+    assert again[2] is None
+    assert Lead.objects.filter(workspace=workspace).count() == 20
+    assert Workspace.objects.filter(slug="demo").count() == 1
+
+
+@pytest.mark.django_db
+def test_create_workspace_command(capsys):
+    call_command("create_workspace", "acme", "--name", "Acme Inc")
+    assert Workspace.objects.get(slug="acme").name == "Acme Inc"
+    with pytest.raises(Exception, match="already exists"):
+        call_command("create_workspace", "acme")
