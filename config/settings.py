@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "leadengine",
     "leads",
     "webhooks",
+    "webhooks.outbound",
+    "webhooks.inbound",
 ]
 
 MIDDLEWARE = [
