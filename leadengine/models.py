@@ -1,6 +1,15 @@
+import datetime
+import hashlib
+import hmac
+import string
+
 from django.conf import settings
 from django.core.validators import validate_slug
 from django.db import models
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+
+_KEY_ALPHABET = string.ascii_letters + string.digits
 
 
 class WorkspaceQuerySet(models.QuerySet):
@@ -43,3 +52,79 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.workspace}"
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A workspace's credential for `Authorization: Bearer <key>`.
+
+    The key is `<prefix>_<secret>` where the prefix (`le_live_` + 8 random characters) is
+    stored in clear to find the row and to show in lists, and the whole key is stored only
+    as its SHA-256. A slow password hash (PBKDF2, argon2) would buy nothing: the secret has
+    ~190 bits of entropy, so brute force is hopeless whatever the hash, and a fast hash keeps
+    authentication cheap on every webhook request.
+    """
+
+    PREFIX_TAG = "le_live_"
+    # Writing last_used_at on every request would make each webhook call an extra UPDATE.
+    LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="Where the key is used, e.g. “Zapier”.")
+    prefix = models.CharField(max_length=32, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self):
+        return self.revoked_at is not None
+
+    @staticmethod
+    def hash_key(raw_key):
+        return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls):
+        """A new (prefix, full key) pair; the full key is never stored."""
+        prefix = cls.PREFIX_TAG + get_random_string(8, allowed_chars=_KEY_ALPHABET)
+        return prefix, f"{prefix}_{get_random_string(32, allowed_chars=_KEY_ALPHABET)}"
+
+    @classmethod
+    def split_prefix(cls, raw_key):
+        """The lookup prefix of a presented key, or None when it isn't shaped like ours."""
+        prefix, sep, secret = raw_key.rpartition("_")
+        if not sep or not secret or not prefix.startswith(cls.PREFIX_TAG) or len(prefix) > 32:
+            return None
+        return prefix
+
+    def matches(self, raw_key):
+        return hmac.compare_digest(self.key_hash, self.hash_key(raw_key))
+
+    def touch(self, now=None):
+        """Record use, at most once per LAST_USED_RESOLUTION (a conditional UPDATE)."""
+        now = now or timezone.now()
+        if self.last_used_at and now - self.last_used_at < self.LAST_USED_RESOLUTION:
+            return
+        stale = models.Q(last_used_at__isnull=True) | models.Q(
+            last_used_at__lt=now - self.LAST_USED_RESOLUTION
+        )
+        type(self).objects.filter(stale, pk=self.pk).update(last_used_at=now)
+        self.last_used_at = now

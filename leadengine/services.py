@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
-from .models import Membership, Workspace
+from .models import ApiKey, Membership, Workspace
 
 
 @transaction.atomic
@@ -23,3 +24,24 @@ def operator_ensure(*, username, workspace, password=None):
         user.save(update_fields=["password"])
     Membership.objects.get_or_create(workspace=workspace, user=user)
     return user, created
+
+
+def api_key_create(*, workspace, name, created_by=None):
+    """Create a key; returns (api_key, full_key). The full key exists only in this return value."""
+    prefix, full_key = ApiKey.generate()
+    api_key = ApiKey.objects.create(
+        workspace=workspace,
+        name=name,
+        prefix=prefix,
+        key_hash=ApiKey.hash_key(full_key),
+        created_by=created_by,
+    )
+    return api_key, full_key
+
+
+def api_key_revoke(*, api_key):
+    """Revoke at once (idempotent): the next request with the key is a 401."""
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=api_key.revoked_at)
+    return api_key

@@ -1,8 +1,12 @@
-from django.db import transaction
+import hashlib
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from .catalogue import DEFAULT_FIELDS_BY_KEY
 from .events import LeadStatusChanged, lead_status_changed
-from .models import Lead, LeadStatus, isoformat_utc
+from .models import Campaign, Lead, LeadStatus, List, isoformat_utc
 
 
 @transaction.atomic
@@ -38,3 +42,105 @@ def lead_set_status(*, lead, status, actor=None, campaign=None):
     )
     lead_status_changed.send(sender=Lead, event=event)
     return event
+
+
+class LeadUpsertError(ValueError):
+    """A record that can't be upserted; `field` names the LeadEngine field at fault."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LeadUpsertResult:
+    lead: Lead
+    created: bool
+    status_event: object = None
+
+
+# Fields lead_upsert writes through relations or the status service, not as plain columns.
+_RELATION_FIELDS = {"campaigns": Campaign, "lists": List}
+
+
+def lead_upsert(*, workspace, dedupe_field, values, custom_values=None, target_list=None, actor=None):
+    """Find the workspace's lead whose `dedupe_field` equals the record's value; update it,
+    else create it. Atomic: all of the record is saved or nothing is.
+
+    `values` holds typed values of default fields (see `leads.coercion`), `custom_values`
+    those of custom fields. Campaign and list names are looked up in the workspace and
+    created when missing (senders name them; asking operators to pre-create every one
+    would drop data). A `lead_status` goes through `lead_set_status`.
+
+    Concurrency: requests for one dedupe value are serialized by a transaction-scoped
+    advisory lock on PostgreSQL (so dedupe fields without a unique constraint are safe too),
+    by SQLite's single writer on the embedded default, and for `business_email` by the
+    partial unique constraint as the last word.
+    """
+    custom_values = custom_values or {}
+    dedupe_value = (
+        custom_values.get(dedupe_field) if dedupe_field in custom_values else values.get(dedupe_field)
+    )
+    if dedupe_value in (None, "", []):
+        raise LeadUpsertError(dedupe_field, f"No value for the dedupe field {dedupe_field}.")
+    with transaction.atomic():
+        _lock_dedupe_value(workspace.pk, dedupe_field, dedupe_value)
+        matching = _matching_leads(workspace, dedupe_field, dedupe_value)
+        lead = matching.select_for_update().first()
+        created = lead is None
+        try:
+            with transaction.atomic():
+                lead = _save_values(lead or Lead(workspace=workspace), values, custom_values)
+        except IntegrityError:
+            if not created:
+                raise
+            # Lost a race the lock didn't cover: the other writer's lead is the one to update.
+            created = False
+            lead = _save_values(matching.select_for_update().get(), values, custom_values)
+        _add_related(lead, workspace, values, target_list)
+        status_event = None
+        if values.get("lead_status"):
+            status_event = lead_set_status(lead=lead, status=values["lead_status"], actor=actor)
+    return LeadUpsertResult(lead=lead, created=created, status_event=status_event)
+
+
+def _lock_dedupe_value(workspace_id, field, value):
+    if connection.vendor != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already makes writers take turns
+    digest = hashlib.blake2b(f"{workspace_id}\x1f{field}\x1f{value}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+
+
+def _matching_leads(workspace, field, value):
+    if field in DEFAULT_FIELDS_BY_KEY:
+        return Lead.objects.filter(workspace=workspace, **{field: value}).order_by("id")
+    return Lead.objects.filter(workspace=workspace, **{f"custom_fields__{field}": value}).order_by("id")
+
+
+def _save_values(lead, values, custom_values):
+    for key, value in values.items():
+        if key not in _RELATION_FIELDS and key != "lead_status":
+            setattr(lead, key, value)
+    if custom_values:
+        lead.custom_fields = {**lead.custom_fields, **custom_values}
+    lead.save()
+    return lead
+
+
+def _add_related(lead, workspace, values, target_list):
+    for key, model in _RELATION_FIELDS.items():
+        names = values.get(key)
+        if names:
+            getattr(lead, key).add(*_objects_named(model, workspace, names))
+    if target_list is not None:
+        lead.lists.add(target_list)
+
+
+def _objects_named(model, workspace, names):
+    existing = {obj.name: obj for obj in model.objects.filter(workspace=workspace, name__in=names)}
+    for name in names:
+        if name not in existing:
+            existing[name], _ = model.objects.get_or_create(workspace=workspace, name=name)
+    return [existing[name] for name in names]

@@ -1,0 +1,223 @@
+"""Turning received documents into leads, and keeping the request log."""
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from django.db import DataError, transaction
+from django.utils import timezone
+
+from leads.coercion import CoercionError, coerce_custom, coerce_default
+from leads.models import Lead
+from leads.services import LeadUpsertError, lead_upsert
+
+from . import mapping
+from .models import SUGGESTED_MAPPINGS, FieldMapping, InboundRequest, InboundWebhook
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH_RECORDS = 1000
+
+
+@dataclass
+class PreparedRecord:
+    """A record mapped and coerced, not yet saved."""
+
+    values: dict = field(default_factory=dict)
+    custom_values: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+    missing_paths: list = field(default_factory=list)
+    unmapped_keys: list = field(default_factory=list)
+    dedupe_path: str | None = None
+
+
+@dataclass
+class MappingContext:
+    """What processing a record needs from the database, loaded once per request."""
+
+    webhook: InboundWebhook
+    mappings: list  # (field, path)
+    field_types: dict  # key -> ("default"|"custom", type)
+
+    @classmethod
+    def load(cls, webhook):
+        mappings = list(webhook.mappings.values_list("field", "source_path"))
+        return cls(webhook=webhook, mappings=mappings, field_types=webhook.field_types())
+
+
+def record_prepare(*, context, document):
+    """Map and coerce one record; every problem is collected with its field and path."""
+    record = PreparedRecord()
+    found, record.missing_paths = mapping.extract(document, context.mappings)
+    record.unmapped_keys = mapping.unmapped_keys(document, [path for _field, path in context.mappings])
+    for key, (path, raw) in found.items():
+        kind_and_type = context.field_types.get(key)
+        if kind_and_type is None:
+            record.errors.append(_error(key, path, f"{key} is not a field of this workspace."))
+            continue
+        if raw is None or raw == []:
+            continue  # null is "no value": the field is left as it is
+        kind, type_ = kind_and_type
+        try:
+            value = coerce_default(key, raw) if kind == "default" else coerce_custom(type_, raw)
+        except CoercionError as exc:
+            record.errors.append(_error(key, path, f"{key} (from {path}): {exc}."))
+            continue
+        (record.values if kind == "default" else record.custom_values)[key] = value
+    dedupe = context.webhook.dedupe_field
+    record.dedupe_path = next((path for key, path in context.mappings if key == dedupe), None)
+    dedupe_value = record.custom_values.get(dedupe, record.values.get(dedupe))
+    if dedupe_value in (None, "", []) and not any(error["field"] == dedupe for error in record.errors):
+        where = f"path {record.dedupe_path}" if record.dedupe_path else "no mapping"
+        record.errors.append(
+            _error(dedupe, record.dedupe_path, f"No value for the dedupe field {dedupe} ({where}).")
+        )
+    return record
+
+
+def _error(field_key, path, message):
+    return {"field": field_key, "path": path, "message": message}
+
+
+def record_save(*, context, record, actor=None):
+    """Upsert a prepared record: (status code, result dict). Never raises for bad data."""
+    if record.errors:
+        return 422, _failure(record)
+    webhook = context.webhook
+    try:
+        result = lead_upsert(
+            workspace=webhook.workspace,
+            dedupe_field=webhook.dedupe_field,
+            values=record.values,
+            custom_values=record.custom_values,
+            target_list=webhook.target_list,
+            actor=actor,
+        )
+    except LeadUpsertError as exc:
+        record.errors.append(_error(exc.field, record.dedupe_path, exc.message))
+        return 422, _failure(record)
+    except DataError as exc:  # a value the database refused despite coercion
+        record.errors.append(_error(None, None, f"The database refused a value: {exc}".strip()))
+        return 422, _failure(record)
+    body = {"lead_id": result.lead.pk, "created": result.created, "deduped_on": webhook.dedupe_field}
+    return (201 if result.created else 200), body
+
+
+def _failure(record):
+    first = record.errors[0]
+    return {"detail": first["message"], "code": "invalid_record", "errors": record.errors}
+
+
+def records_process(*, webhook, document, actor=None):
+    """Process an object (one lead) or a list of objects (batch): (status, body, record list)."""
+    context = MappingContext.load(webhook)
+    if isinstance(document, dict):
+        record = record_prepare(context=context, document=document)
+        status, body = record_save(context=context, record=record, actor=actor)
+        body.update(missing_paths=record.missing_paths, unmapped_keys=record.unmapped_keys)
+        return status, body, [record]
+    results, records = [], []
+    for index, item in enumerate(document):
+        record = record_prepare(context=context, document=item)
+        status, body = record_save(context=context, record=record, actor=actor)
+        results.append({"index": index, "status": status, **body})
+        records.append(record)
+    summary = {
+        "created": sum(result["status"] == 201 for result in results),
+        "updated": sum(result["status"] == 200 for result in results),
+        "failed": sum(result["status"] == 422 for result in results),
+    }
+    return 200, {**summary, "results": results}, records
+
+
+def lead_preview(*, webhook, document):
+    """What a body would do, without saving: per record the typed values, errors and the
+    lead it would update (None for a new lead)."""
+    context = MappingContext.load(webhook)
+    previews = []
+    for item in document if isinstance(document, list) else [document]:
+        if not isinstance(item, dict):
+            previews.append({"record": None, "errors": [_error(None, None, "Not a JSON object.")]})
+            continue
+        record = record_prepare(context=context, document=item)
+        dedupe = webhook.dedupe_field
+        value = record.custom_values.get(dedupe, record.values.get(dedupe))
+        existing = None
+        if value not in (None, "", []) and not record.errors:
+            lookup = {dedupe: value} if dedupe in record.values else {f"custom_fields__{dedupe}": value}
+            existing = Lead.objects.filter(workspace_id=webhook.workspace_id, **lookup).first()
+        previews.append({"record": record, "errors": record.errors, "existing": existing})
+    return previews
+
+
+def webhook_capture_sample(*, webhook, document, content_type):
+    """Store the document as the webhook's sample if capture is on. The conditional update
+    lets exactly one of several concurrent requests win."""
+    if not webhook.capture_next:
+        return False
+    captured = InboundWebhook.objects.filter(pk=webhook.pk, capture_next=True).update(
+        capture_next=False,
+        sample_body=_loggable_text(json.dumps(document, ensure_ascii=False, indent=2)),
+        sample_content_type=content_type[:200],
+        sample_captured_at=timezone.now(),
+    )
+    return bool(captured)
+
+
+def mappings_suggest(*, webhook):
+    """Insert the suggested rows on a webhook that has none."""
+    if webhook.mappings.exists():
+        return []
+    return FieldMapping.objects.bulk_create(
+        [FieldMapping(webhook=webhook, field=key, source_path=path) for key, path in SUGGESTED_MAPPINGS]
+    )
+
+
+def inbound_request_log(
+    *,
+    webhook,
+    public_id,
+    api_key,
+    status_code,
+    response,
+    content_type,
+    body,
+    body_size,
+    missing_paths=(),
+    unmapped_keys=(),
+    remote_addr=None,
+):
+    """Write one log row. Runs outside any record's transaction and never raises: losing a
+    log line is better than losing the response the sender is waiting for."""
+    try:
+        stored = body[: InboundRequest.BODY_LIMIT] if body is not None else b""
+        with transaction.atomic():
+            return InboundRequest.objects.create(
+                webhook=webhook,
+                workspace_id=webhook.workspace_id if webhook else None,
+                public_id=_loggable_text(public_id)[:200],
+                api_key=api_key,
+                api_key_prefix=api_key.prefix if api_key else "",
+                status_code=status_code,
+                response=_loggable_json(response),
+                content_type=_loggable_text(content_type)[:200],
+                body=_loggable_text(stored.decode("utf-8", errors="replace")),
+                body_size=body_size,
+                body_truncated=body is None or len(body) > InboundRequest.BODY_LIMIT,
+                missing_paths=_loggable_json(list(missing_paths)[:200]),
+                unmapped_keys=_loggable_json(list(unmapped_keys)[:200]),
+                remote_addr=remote_addr or None,
+            )
+    except Exception:
+        logger.exception("Could not write the inbound request log for webhook %s", public_id)
+        return None
+
+
+def _loggable_text(text):
+    # PostgreSQL text can't hold NUL, and UTF-8 can't hold unpaired surrogates.
+    return text.replace("\x00", "\ufffd").encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _loggable_json(value):
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return json.loads(_loggable_text(text).replace("\\u0000", "\\ufffd"))

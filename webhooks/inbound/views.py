@@ -1,0 +1,249 @@
+"""`POST /webhooks/<public id>`: the "Receive Data" endpoint.
+
+Checks run in this order, each answering with a JSON body: unknown or inactive id (404),
+key (401), rate limit (429), size (413), content type (415), body (400), records (422),
+then 201/200. Every answer is written to the request log after the records' transactions
+have ended, so the log survives a rolled-back record and can't turn a reply into a 500.
+"""
+
+import io
+import math
+import time
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import TooManyFieldsSent
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leadengine.authentication import ApiKeyAuthentication
+
+from . import mapping
+from .models import InboundWebhook
+from .services import MAX_BATCH_RECORDS, inbound_request_log, logger, records_process, webhook_capture_sample
+
+MAX_BODY_BYTES = 1024 * 1024
+JSON_TYPES = ("application/json",)
+FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data"
+
+
+class InboundError(Exception):
+    def __init__(self, status, code, detail, **extra):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+        self.headers = extra.pop("headers", {})
+
+
+class InboundWebhookView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = []
+    throttle_classes = []
+    parser_classes = []  # the body is read and parsed here, within our own limits
+
+    def initial(self, request, *args, **kwargs):
+        self.log = {"webhook": None, "api_key": None, "body": b"", "body_size": 0, "records": []}
+        super().initial(request, *args, **kwargs)
+
+    def perform_authentication(self, request):
+        pass  # deferred: an unknown webhook id is a 404 whatever the key
+
+    def post(self, request, public_id):
+        try:
+            return self._receive(request, public_id)
+        except InboundError as error:
+            body = {"detail": error.detail, "code": error.code, **error.extra}
+            return Response(body, status=error.status, headers=error.headers)
+
+    def _receive(self, request, public_id):
+        webhook = (
+            InboundWebhook.objects.select_related("workspace", "target_list")
+            .filter(public_id=public_id, is_active=True)
+            .first()
+        )
+        if webhook is None:
+            raise InboundError(404, "webhook_not_found", "No active webhook with this id.")
+        self.log["webhook"] = webhook
+        api_key = self._authenticate(request, webhook)
+        self._check_rate_limit(webhook)
+        raw = self._read_body(request)
+        document = self._parse(request, raw)
+        self._check_records(document)
+        webhook_capture_sample(
+            webhook=webhook, document=document, content_type=request.META.get("CONTENT_TYPE", "")
+        )
+        status, body, records = records_process(webhook=webhook, document=document, actor=api_key)
+        self.log["records"] = records
+        return Response(body, status=status)
+
+    def _authenticate(self, request, webhook):
+        api_key = request.auth  # runs ApiKeyAuthentication
+        if api_key is None:
+            raise exceptions.NotAuthenticated("Missing API key: send “Authorization: Bearer <api key>”.")
+        self.log["api_key"] = api_key
+        if api_key.workspace_id != webhook.workspace_id:
+            raise exceptions.AuthenticationFailed("Invalid API key for this webhook.")
+        return api_key
+
+    def _check_rate_limit(self, webhook):
+        limit = settings.INBOUND_RATE_LIMIT_PER_MINUTE
+        now = time.time()
+        key = f"inbound-rate:{webhook.public_id}:{int(now // 60)}"
+        try:
+            cache.add(key, 0, timeout=120)
+            count = cache.incr(key)
+        except Exception:  # the cache being down must not stop leads coming in
+            logger.warning("Rate limit cache unavailable; request let through", exc_info=True)
+            return
+        if count > limit:
+            retry_after = max(1, math.ceil(60 - now % 60))
+            raise InboundError(
+                429,
+                "rate_limited",
+                f"More than {limit} requests in a minute to this webhook; retry after {retry_after} s.",
+                headers={"Retry-After": str(retry_after)},
+            )
+
+    def _read_body(self, request):
+        too_big = InboundError(
+            413, "body_too_large", f"The body is over the limit of {MAX_BODY_BYTES} bytes."
+        )
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise InboundError(400, "invalid_content_length", "Content-Length is not a number.") from None
+        if declared > MAX_BODY_BYTES:
+            self.log.update(body=None, body_size=declared)
+            raise too_big
+        # Read one byte more than allowed so a body longer than it claims is caught too.
+        raw = request._request.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            self.log.update(body=None, body_size=len(raw))
+            raise too_big
+        self.log.update(body=raw, body_size=len(raw))
+        if not raw.strip():
+            raise InboundError(
+                400, "empty_body", "The body is empty: send a JSON object, a JSON array or form fields."
+            )
+        return raw
+
+    def _parse(self, request, raw):
+        content_type = (request._request.content_type or "").lower()
+        charset = (request._request.content_params or {}).get("charset", "utf-8").lower()
+        if charset not in ("utf-8", "utf8"):
+            raise InboundError(415, "unsupported_charset", f"Charset {charset} is not supported: send UTF-8.")
+        try:
+            if content_type in JSON_TYPES or content_type.endswith("+json"):
+                document = mapping.parse_json(raw)
+                if not isinstance(document, dict | list):
+                    raise mapping.BodyError(
+                        "invalid_body", "The JSON body must be an object or an array of objects."
+                    )
+                return document
+            if content_type == FORM_TYPE:
+                return self._parse_form(raw)
+            if content_type == MULTIPART_TYPE:
+                return self._parse_multipart(request, raw)
+        except mapping.BodyError as error:
+            raise InboundError(400, error.code, str(error)) from None
+        shown = content_type or "none"
+        raise InboundError(
+            415,
+            "unsupported_content_type",
+            f"Content-Type {shown} is not supported: use application/json, {FORM_TYPE} or {MULTIPART_TYPE}.",
+        )
+
+    def _parse_form(self, raw):
+        try:
+            pairs = parse_qsl(
+                raw.decode("utf-8"),
+                keep_blank_values=True,
+                strict_parsing=False,
+                max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+            )
+        except UnicodeDecodeError:
+            raise mapping.BodyError("invalid_encoding", "The body is not valid UTF-8.") from None
+        except ValueError:
+            raise mapping.BodyError("too_many_fields", "The form has too many fields.") from None
+        if not pairs:
+            raise mapping.BodyError("invalid_form", "The body has no form fields.")
+        return mapping.form_document(pairs)
+
+    def _parse_multipart(self, request, raw):
+        meta = {**request.META, "CONTENT_LENGTH": str(len(raw))}
+        try:
+            fields, files = MultiPartParser(
+                meta, io.BytesIO(raw), request._request.upload_handlers, "utf-8"
+            ).parse()
+        except (MultiPartParserError, TooManyFieldsSent, UnicodeDecodeError) as exc:
+            raise mapping.BodyError("invalid_multipart", f"The multipart body can't be read: {exc}") from None
+        if files:
+            raise InboundError(
+                415, "files_not_accepted", "File uploads are not accepted: send form fields only."
+            )
+        pairs = [(key, value) for key, values in fields.lists() for value in values]
+        if not pairs:
+            raise mapping.BodyError("invalid_form", "The body has no form fields.")
+        return mapping.form_document(pairs)
+
+    def _check_records(self, document):
+        if isinstance(document, dict):
+            return
+        if not document:
+            raise InboundError(400, "empty_batch", "The JSON array is empty: send at least one record.")
+        if len(document) > MAX_BATCH_RECORDS:
+            raise InboundError(
+                413,
+                "batch_too_large",
+                f"The batch has {len(document)} records; the maximum is {MAX_BATCH_RECORDS}. "
+                "Nothing was saved.",
+            )
+        for index, item in enumerate(document):
+            if not isinstance(item, dict):
+                raise InboundError(
+                    422,
+                    "invalid_record",
+                    f"Record {index} of the batch is not a JSON object. Nothing was saved.",
+                    errors=[{"field": None, "path": str(index), "message": "not a JSON object"}],
+                )
+
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.APIException):
+            response = super().handle_exception(exc)
+            if isinstance(response.data, dict) and "detail" in response.data:
+                response.data["code"] = getattr(response.data["detail"], "code", exc.default_code)
+            return response
+        self._write_log(self.request, 500, {"detail": "Internal error."})
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if hasattr(self, "log"):
+            self._write_log(request, response.status_code, response.data)
+        return response
+
+    def _write_log(self, request, status_code, data):
+        records = self.log.get("records") or []
+        inbound_request_log(
+            webhook=self.log["webhook"],
+            public_id=self.kwargs.get("public_id", ""),
+            api_key=self.log["api_key"],
+            status_code=status_code,
+            response=data if self.log["webhook"] else {**(data or {})},
+            content_type=request.META.get("CONTENT_TYPE", ""),
+            body=self.log["body"] if self.log["webhook"] else b"",
+            body_size=self.log["body_size"],
+            missing_paths=_union(record.missing_paths for record in records),
+            unmapped_keys=_union(record.unmapped_keys for record in records),
+            remote_addr=request.META.get("REMOTE_ADDR"),
+        )
+
+
+def _union(lists):
+    seen = []
+    for items in lists:
+        seen.extend(item for item in items if item not in seen)
+    return seen
