@@ -1,0 +1,102 @@
+import threading
+
+import pytest
+import requests
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from leadengine.services import api_key_create
+from leads.models import Lead
+from tests.factories import CustomFieldFactory, WorkspaceFactory
+
+from .conftest import Sender, make_webhook
+
+
+@pytest.mark.django_db
+@override_settings(INBOUND_RATE_LIMIT_PER_MINUTE=3)
+def test_request_over_the_rate_limit_is_429_with_retry_after(sender):
+    codes = [sender.post({"email": f"r{n}@example.com"}).status_code for n in range(3)]
+
+    limited = sender.post({"email": "r9@example.com"})
+
+    assert codes == [201, 201, 201]
+    assert limited.status_code == 429
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert limited.json()["code"] == "rate_limited"
+    assert Lead.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_queries_per_lead_stay_constant_as_mappings_and_custom_fields_grow(workspace, secret):
+    def queries_for(n_fields):
+        ws = WorkspaceFactory()
+        _key, ws_secret = api_key_create(workspace=ws, name="k")
+        fields = [CustomFieldFactory(workspace=ws, key=f"extra_{n}") for n in range(n_fields)]
+        mappings = [("business_email", "email"), ("first_name", "first")] + [(f.key, f.key) for f in fields]
+        sender = Sender(make_webhook(ws, mappings), ws_secret)
+        body = {"email": "q@example.com", "first": "Q", **{f.key: "v" for f in fields}}
+        sender.post(body)  # warm-up: creates the lead; the measured request updates it
+        with CaptureQueriesContext(connection) as queries:
+            response = sender.post(body)
+        assert response.status_code == 200
+        return len(queries)
+
+    assert queries_for(1) == queries_for(25)
+
+
+@pytest.mark.production_services
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_requests_for_one_email_create_one_lead(live_server):
+    workspace = WorkspaceFactory()
+    _key, secret = api_key_create(workspace=workspace, name="load")
+    webhook = make_webhook(workspace)
+    url = f"{live_server.url}/webhooks/{webhook.public_id}"
+    barrier = threading.Barrier(50)
+    statuses = []
+
+    def send(n):
+        barrier.wait()
+        response = requests.post(
+            url,
+            json={"email": "Same@Example.com", "first_name": f"T{n}"},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=30,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [200] * 49 + [201]
+    assert Lead.objects.filter(workspace=workspace, business_email="same@example.com").count() == 1
+
+
+@pytest.mark.production_services
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_on_a_dedupe_field_without_constraint_create_one_lead(live_server):
+    workspace = WorkspaceFactory()
+    _key, secret = api_key_create(workspace=workspace, name="load")
+    webhook = make_webhook(workspace, [("mobile_phone", "phone")], dedupe_field="mobile_phone")
+    url = f"{live_server.url}/webhooks/{webhook.public_id}"
+    barrier = threading.Barrier(20)
+    statuses = []
+
+    def send():
+        barrier.wait()
+        response = requests.post(
+            url, json={"phone": "+1555"}, headers={"Authorization": f"Bearer {secret}"}, timeout=30
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [200] * 19 + [201]
+    assert Lead.objects.filter(workspace=workspace).count() == 1
