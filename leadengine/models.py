@@ -115,6 +115,12 @@ class ApiKey(models.Model):
             return None
         return prefix
 
+    def set_new_key(self):
+        """Give this (unsaved) key a fresh prefix and secret; returns the full key to show once."""
+        self.prefix, full_key = self.generate()
+        self.key_hash = self.hash_key(full_key)
+        return full_key
+
     def matches(self, raw_key):
         return hmac.compare_digest(self.key_hash, self.hash_key(raw_key))
 

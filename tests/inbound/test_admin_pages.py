@@ -1,0 +1,228 @@
+import json
+
+import pytest
+from django.urls import reverse
+
+from leadengine.models import ApiKey
+from leads.models import Lead
+from tests.factories import LeadFactory, WorkspaceFactory, operator_of
+from webhooks.inbound.models import SUGGESTED_MAPPINGS, InboundRequest, InboundWebhook
+
+from .conftest import Sender, make_webhook, payload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator_client(client, workspace):
+    client.force_login(operator_of(workspace))
+    return client
+
+
+def mapping_rows(*rows):
+    data = {
+        "mappings-TOTAL_FORMS": str(len(rows)),
+        "mappings-INITIAL_FORMS": "0",
+        "mappings-MIN_NUM_FORMS": "0",
+        "mappings-MAX_NUM_FORMS": "1000",
+    }
+    for index, (field, path) in enumerate(rows):
+        data[f"mappings-{index}-field"] = field
+        data[f"mappings-{index}-source_path"] = path
+    return data
+
+
+def test_api_key_is_shown_once_after_creation_then_never_again(operator_client, workspace):
+    response = operator_client.post(
+        reverse("admin:leadengine_apikey_add"), {"workspace": workspace.pk, "name": "Zapier"}
+    )
+
+    assert response.status_code == 200
+    full_key = response.context["full_key"]
+    assert full_key.encode() in response.content
+    assert "no-store" in response["Cache-Control"]
+    api_key = ApiKey.objects.get(workspace=workspace)
+    assert api_key.matches(full_key)
+    changelist = operator_client.get(reverse("admin:leadengine_apikey_changelist"))
+    change = operator_client.get(reverse("admin:leadengine_apikey_change", args=[api_key.pk]))
+    for page in (changelist, change):
+        assert page.status_code == 200
+        assert full_key.encode() not in page.content
+        assert api_key.prefix.encode() in page.content
+
+
+def test_api_keys_page_is_listed_under_settings(operator_client):
+    response = operator_client.get(reverse("admin:index"))
+    assert reverse("admin:leadengine_apikey_changelist").encode() in response.content
+    assert b"API Keys" in response.content
+
+
+def test_revoke_button_revokes_and_the_key_then_gets_401(operator_client, workspace):
+    operator_client.post(reverse("admin:leadengine_apikey_add"), {"workspace": workspace.pk, "name": "Z"})
+    api_key = ApiKey.objects.get()
+    change = operator_client.get(reverse("admin:leadengine_apikey_change", args=[api_key.pk]))
+    revoke_url = reverse("admin:leadengine_apikey_revoke", args=[api_key.pk])
+    assert revoke_url.encode() in change.content
+
+    operator_client.post(revoke_url)
+
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+
+
+def test_revoke_action_on_the_list(operator_client, workspace):
+    from leadengine.services import api_key_create
+
+    api_key, secret = api_key_create(workspace=workspace, name="Z")
+    operator_client.post(
+        reverse("admin:leadengine_apikey_changelist"),
+        {"action": "revoke_selected", "_selected_action": [api_key.pk]},
+    )
+    response = Sender(make_webhook(workspace), secret).post(payload("article_sample.json"))
+    assert response.status_code == 401
+
+
+def test_operator_cannot_see_another_workspaces_keys(operator_client):
+    from leadengine.services import api_key_create
+
+    foreign, _ = api_key_create(workspace=WorkspaceFactory(), name="Theirs")
+    response = operator_client.get(reverse("admin:leadengine_apikey_change", args=[foreign.pk]))
+    assert response.status_code == 404
+
+
+def test_new_inbound_webhook_starts_with_the_suggested_mapping(operator_client, workspace):
+    response = operator_client.post(
+        reverse("admin:inbound_inboundwebhook_add"),
+        {
+            "workspace": workspace.pk,
+            "name": "Website form",
+            "description": "",
+            "dedupe_field": "business_email",
+            "is_active": "on",
+            **mapping_rows(),
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    webhook = InboundWebhook.objects.get()
+    assert sorted(webhook.mappings.values_list("field", "source_path")) == sorted(SUGGESTED_MAPPINGS)
+    assert len(webhook.public_id) >= 22
+
+
+def test_rows_entered_on_create_replace_the_suggestions(operator_client, workspace):
+    operator_client.post(
+        reverse("admin:inbound_inboundwebhook_add"),
+        {
+            "workspace": workspace.pk,
+            "name": "Typeform",
+            "dedupe_field": "business_email",
+            "is_active": "on",
+            **mapping_rows(("business_email", "form_response/answers/[type=email]/email")),
+        },
+    )
+    assert list(InboundWebhook.objects.get().mappings.values_list("field", flat=True)) == ["business_email"]
+
+
+def test_mapping_row_with_another_workspaces_custom_field_is_refused(operator_client, workspace):
+    from tests.factories import CustomFieldFactory
+
+    CustomFieldFactory(workspace=WorkspaceFactory(), key="foreign_score")
+    response = operator_client.post(
+        reverse("admin:inbound_inboundwebhook_add"),
+        {
+            "workspace": workspace.pk,
+            "name": "X",
+            "dedupe_field": "business_email",
+            "is_active": "on",
+            **mapping_rows(("foreign_score", "score")),
+        },
+    )
+    assert response.status_code == 200
+    assert not InboundWebhook.objects.exists()
+
+
+def test_webhook_page_shows_the_full_url_with_a_copy_button(operator_client, workspace, settings):
+    settings.WEBHOOKS_BASE_URL = "https://webhooks.leadengine.example"
+    webhook = make_webhook(workspace)
+
+    response = operator_client.get(reverse("admin:inbound_inboundwebhook_change", args=[webhook.pk]))
+
+    content = response.content.decode()
+    assert f"https://webhooks.leadengine.example/{webhook.public_id}" in content
+    assert 'data-copy-target="webhook-url"' in content
+    assert "navigator.clipboard" in content
+    assert 'name="mappings-0-source_path"' in content
+
+
+def test_capture_stores_the_next_request_as_a_sample_and_lists_its_paths(operator_client, workspace, secret):
+    webhook = make_webhook(workspace, capture_next=True)
+    sender = Sender(webhook, secret)
+
+    first = sender.post(payload("meta_lead_ads.json"))
+    sender.post(payload("article_sample.json"))  # capture is over: not the sample
+
+    webhook.refresh_from_db()
+    assert first.status_code == 422  # still processed: the suggested mapping finds no email here
+    assert not webhook.capture_next
+    assert json.loads(webhook.sample_body)["form_id"] == "987654321098765"
+    page = operator_client.get(
+        reverse("admin:inbound_inboundwebhook_change", args=[webhook.pk])
+    ).content.decode()
+    assert "<code>field_data/2/values/0</code>" in page
+    assert "katherine@nasa.example" in page
+
+
+def test_preview_shows_the_lead_a_body_would_make_without_saving(operator_client, workspace):
+    webhook = make_webhook(workspace)
+    url = reverse("admin:inbound_inboundwebhook_preview", args=[webhook.pk])
+    assert operator_client.get(url).status_code == 200
+
+    response = operator_client.post(url, {"body": payload("article_sample.json")})
+
+    content = response.content.decode()
+    assert "would create a new lead" in content
+    assert "test@leadmagnets.io" in content and "2024-10-02T15:28:20+00:00" in content
+    assert not Lead.objects.exists()
+
+
+def test_preview_names_errors_and_existing_leads(operator_client, workspace):
+    LeadFactory(workspace=workspace, business_email="test@leadmagnets.io")
+    webhook = make_webhook(workspace)
+    url = reverse("admin:inbound_inboundwebhook_preview", args=[webhook.pk])
+
+    update = operator_client.post(url, {"body": payload("article_sample.json")}).content.decode()
+    bad = operator_client.post(url, {"body": '[{"email": "nope"}]'}).content.decode()
+    broken = operator_client.post(url, {"body": "{"}).content.decode()
+
+    assert "would update" in update
+    assert "not a valid email" in bad
+    assert "not valid JSON" in broken
+
+
+def test_request_log_is_read_only_and_linked_from_the_webhook(operator_client, workspace, secret):
+    webhook = make_webhook(workspace)
+    Sender(webhook, secret).post(payload("article_sample.json"))
+    logged = InboundRequest.objects.get()
+
+    page = operator_client.get(
+        reverse("admin:inbound_inboundwebhook_change", args=[webhook.pk])
+    ).content.decode()
+    log_url = reverse("admin:inbound_inboundrequest_changelist") + f"?webhook__id__exact={webhook.pk}"
+    listing = operator_client.get(log_url)
+    detail = operator_client.get(reverse("admin:inbound_inboundrequest_change", args=[logged.pk]))
+
+    assert log_url in page
+    assert listing.status_code == 200 and list(listing.context["cl"].queryset) == [logged]
+    assert detail.status_code == 200 and b"Lead Engine" in detail.content
+    assert b'name="_save"' not in detail.content
+
+
+def test_request_log_of_another_workspace_is_hidden(operator_client, secret):
+    other = WorkspaceFactory()
+    from leadengine.services import api_key_create
+
+    _key, other_secret = api_key_create(workspace=other, name="o")
+    Sender(make_webhook(other), other_secret).post(payload("article_sample.json"))
+
+    listing = operator_client.get(reverse("admin:inbound_inboundrequest_changelist"))
+    assert list(listing.context["cl"].queryset) == []

@@ -1,0 +1,329 @@
+import json
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Max
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline, user_workspace_ids
+from leads.models import CustomField
+
+from . import mapping
+from .models import (
+    SUGGESTED_MAPPINGS,
+    FieldMapping,
+    InboundRequest,
+    InboundWebhook,
+    dedupe_field_choices,
+    writable_field_choices,
+)
+from .services import lead_preview, mappings_suggest
+
+ARTICLE_SAMPLE = {
+    "first_name": "Lead",
+    "last_name": "Engine",
+    "name": "Lead Engine",
+    "email": "test@leadmagnets.io",
+    "phone": "15555555555",
+    "city": "Minneapolis",
+    "state": "Minnesota",
+    "country": "United States",
+    "date": "2024-10-02T15:28:20Z",
+}
+
+
+def visible_custom_fields(request, obj=None):
+    """The custom fields a form may offer: the webhook's workspace's, else the user's workspaces'."""
+    queryset = CustomField.objects.select_related("workspace")
+    if obj is not None and obj.workspace_id:
+        return list(queryset.filter(workspace_id=obj.workspace_id))
+    if request.user.is_superuser:
+        return list(queryset)
+    return list(queryset.filter(workspace__in=user_workspace_ids(request)))
+
+
+def custom_field_belongs(key, workspace_id):
+    return CustomField.objects.filter(workspace_id=workspace_id, key=key).exists()
+
+
+class InboundWebhookForm(forms.ModelForm):
+    dedupe_field = forms.ChoiceField(
+        initial="business_email",
+        help_text="A lead with the same value of this field is updated instead of created.",
+    )
+
+    class Meta:
+        model = InboundWebhook
+        fields = [
+            "workspace",
+            "name",
+            "description",
+            "target_list",
+            "dedupe_field",
+            "is_active",
+            "capture_next",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        workspace, dedupe = cleaned.get("workspace"), cleaned.get("dedupe_field")
+        target = cleaned.get("target_list")
+        errors = {}
+        is_default = dedupe in dict(dedupe_field_choices())
+        if workspace and dedupe and not is_default and not custom_field_belongs(dedupe, workspace.pk):
+            errors["dedupe_field"] = f"“{dedupe}” is not a custom field of {workspace}."
+        if workspace and target and target.workspace_id != workspace.pk:
+            errors["target_list"] = f"This list belongs to another workspace than {workspace}."
+        if errors:
+            raise ValidationError(errors)
+        return cleaned
+
+
+class FieldMappingForm(forms.ModelForm):
+    field = forms.ChoiceField(label="LeadEngine field")
+
+    class Meta:
+        model = FieldMapping
+        fields = ["field", "source_path"]
+        widgets = {"source_path": forms.TextInput(attrs={"size": 60, "placeholder": "contact/work/email"})}
+
+
+class FieldMappingFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        workspace_id = self.instance.workspace_id
+        defaults = dict(writable_field_choices())
+        for form in self.forms:
+            key = form.cleaned_data.get("field") if hasattr(form, "cleaned_data") else None
+            if not key or form.cleaned_data.get("DELETE") or key in defaults:
+                continue
+            if workspace_id and not custom_field_belongs(key, workspace_id):
+                form.add_error("field", f"“{key}” is not a custom field of this webhook's workspace.")
+
+
+class FieldMappingInline(WorkspaceScopedInline, admin.TabularInline):
+    model = FieldMapping
+    form = FieldMappingForm
+    formset = FieldMappingFormSet
+    extra = 1
+    verbose_name = "mapping row"
+    verbose_name_plural = "Mapping (LeadEngine field ← source path)"
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.base_fields["field"].choices = [("", "---------")] + writable_field_choices(
+            visible_custom_fields(request, obj)
+        )
+        return formset
+
+
+@admin.register(InboundWebhook)
+class InboundWebhookAdmin(WorkspaceScopedAdmin):
+    """Settings ▸ Webhooks ▸ Receive Data: URL, mapping editor, captured sample, preview, log."""
+
+    form = InboundWebhookForm
+    inlines = [FieldMappingInline]
+    list_display = ["name", "workspace", "is_active", "dedupe_field", "target_list", "last_request"]
+    list_filter = ["is_active", "workspace"]
+    list_select_related = ["workspace", "target_list"]
+    search_fields = ["name", "description", "public_id"]
+    change_form_template = "admin/inbound/inboundwebhook/change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(last_request_at=Max("requests__received_at"))
+
+    @admin.display(description="Last request", ordering="last_request_at")
+    def last_request(self, obj):
+        return obj.last_request_at or "—"
+
+    def get_fieldsets(self, request, obj=None):
+        main = ["workspace", "name", "description", "target_list", "dedupe_field", "is_active"]
+        if obj is None:
+            suggested = ", ".join(f"{path}→{field}" for field, path in SUGGESTED_MAPPINGS)
+            return [
+                (None, {"fields": main}),
+                (
+                    "Mapping",
+                    {
+                        "fields": [],
+                        "description": "Leave the mapping rows below empty to start with the suggested "
+                        f"mapping of the article's sample: {suggested}.",
+                    },
+                ),
+            ]
+        return [
+            (None, {"fields": ["webhook_url", *main]}),
+            ("Sample", {"fields": ["capture_next", "sample_paths", "tools"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["webhook_url", "sample_paths", "tools"] if obj else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.base_fields["dedupe_field"].choices = dedupe_field_choices(visible_custom_fields(request, obj))
+        return form
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj):
+        return format_html(
+            '<input type="text" readonly id="webhook-url" value="{}" size="80" '
+            'style="font-family: monospace"> '
+            '<button type="button" class="button" data-copy-target="webhook-url">Copy</button>'
+            '<div class="help">POST leads here with <code>Authorization: Bearer &lt;API key&gt;</code> '
+            '(<a href="{}">API keys</a>).</div>',
+            obj.url,
+            reverse("admin:leadengine_apikey_changelist"),
+        )
+
+    @admin.display(description="Captured sample")
+    def sample_paths(self, obj):
+        if not obj.sample_body:
+            waiting = " Capture is on: waiting for the next request." if obj.capture_next else ""
+            return f"No sample yet. Tick “capture the next request”, save, and send a request.{waiting}"
+        try:
+            rows = mapping.flatten(json.loads(obj.sample_body))
+        except ValueError:
+            return "The sample can't be read."
+        table = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td></tr>",
+            ((path, _example(value)) for path, value in rows),
+        )
+        return format_html(
+            "<div class='help'>Captured {} ({}). Copy a path into a mapping row.</div>"
+            "<table><thead><tr><th>Source path</th><th>Example value</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            obj.sample_captured_at,
+            obj.sample_content_type or "unknown type",
+            table,
+        )
+
+    @admin.display(description="Tools")
+    def tools(self, obj):
+        log = reverse("admin:inbound_inboundrequest_changelist") + f"?webhook__id__exact={obj.pk}"
+        preview = reverse("admin:inbound_inboundwebhook_preview", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}">Preview a lead from a sample body</a> '
+            '<a class="button" href="{}">Request log</a>',
+            preview,
+            log,
+        )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change and mappings_suggest(webhook=form.instance):
+            self.message_user(request, "Started the mapping with the suggested rows; edit them as needed.")
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="inbound_inboundwebhook_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request, object_id):
+        webhook = self.get_object(request, object_id)
+        if webhook is None:
+            raise Http404("No such webhook in your workspaces.")
+        body = request.POST.get("body") if request.method == "POST" else None
+        if body is None:
+            body = webhook.sample_body or json.dumps(ARTICLE_SAMPLE, indent=2)
+        previews, error = None, None
+        if request.method == "POST":
+            try:
+                document = mapping.parse_json(body.encode())
+            except mapping.BodyError as exc:
+                error = str(exc)
+            else:
+                if isinstance(document, dict | list):
+                    previews = lead_preview(
+                        webhook=webhook, document=document[:20] if isinstance(document, list) else document
+                    )
+                else:
+                    error = "Paste a JSON object or an array of objects."
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": webhook,
+            "title": f"Preview: {webhook}",
+            "body": body,
+            "error": error,
+            "previews": [_preview_rows(preview) for preview in previews or []],
+            "posted": request.method == "POST",
+        }
+        return TemplateResponse(request, "admin/inbound/preview.html", context)
+
+
+def _example(value):
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _preview_rows(preview):
+    record = preview.get("record")
+    rows = []
+    if record is not None:
+        for key, value in {**record.values, **record.custom_values}.items():
+            rows.append((key, _example(value if not hasattr(value, "isoformat") else value.isoformat())))
+    return {
+        "rows": rows,
+        "errors": preview["errors"],
+        "existing": preview.get("existing"),
+        "missing_paths": record.missing_paths if record else [],
+        "unmapped_keys": record.unmapped_keys if record else [],
+    }
+
+
+@admin.register(InboundRequest)
+class InboundRequestAdmin(WorkspaceScopedAdmin):
+    """The request log: read-only, newest first."""
+
+    list_display = ["received_at", "webhook", "status_code", "api_key_prefix", "content_type", "body_size"]
+    list_filter = ["status_code", "webhook"]
+    list_select_related = ["webhook"]
+    search_fields = ["body", "api_key_prefix", "public_id"]
+    date_hierarchy = "received_at"
+    fields = [
+        "received_at",
+        "webhook",
+        "public_id",
+        "api_key_prefix",
+        "status_code",
+        "response_pretty",
+        "content_type",
+        "remote_addr",
+        "body_size",
+        "body_truncated",
+        "body_pretty",
+        "missing_paths",
+        "unmapped_keys",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    @admin.display(description="Response")
+    def response_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.response, indent=2, ensure_ascii=False))
+
+    @admin.display(description="Body")
+    def body_pretty(self, obj):
+        if not obj.body:
+            return "(not kept: over the size limit)" if obj.body_truncated else "(empty)"
+        suffix = "\n… (truncated at 64 KiB)" if obj.body_truncated else ""
+        return format_html("<pre style='white-space: pre-wrap'>{}{}</pre>", obj.body, suffix)
