@@ -71,3 +71,71 @@ def test_every_request_is_logged_with_key_prefix_status_and_body(sender, api_key
     assert '"extra": 1' in ok.body
     assert ok.unmapped_keys == ["extra"]
     assert bad.response["errors"][0]["field"] == "business_email"
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", ""])
+def test_every_sender_gets_json_whatever_it_accepts(sender, accept):
+    response = sender.post(payload("article_sample.json"), headers={"HTTP_ACCEPT": accept})
+    assert response.status_code == 201
+    assert response["Content-Type"] == "application/json"
+
+
+def test_get_is_method_not_allowed_in_json(sender):
+    response = sender.client.get(sender.url(), HTTP_AUTHORIZATION=f"Bearer {sender.secret}")
+    assert response.status_code == 405
+    assert response.json()["detail"]
+
+
+def test_unknown_ids_are_logged_without_a_body_or_workspace(sender):
+    sender.post(payload("article_sample.json"), public_id="unknown-id")
+    logged = InboundRequest.objects.get()
+    assert (logged.status_code, logged.webhook, logged.workspace, logged.body) == (404, None, None, "")
+    assert logged.public_id == "unknown-id"
+
+
+def test_a_log_write_failure_does_not_lose_the_response(sender, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(InboundRequest.objects, "create", broken)
+    response = sender.post(payload("article_sample.json"))
+    assert response.status_code == 201
+    assert Lead.objects.count() == 1
+
+
+def test_the_log_survives_a_rolled_back_record(sender, monkeypatch):
+    from leads import services
+
+    def failing_add(*args, **kwargs):
+        raise services.LeadUpsertError("lists", "boom")
+
+    monkeypatch.setattr(services, "_add_related", failing_add)
+    response = sender.post(payload("article_sample.json"))
+
+    assert response.status_code == 422
+    assert Lead.objects.count() == 0  # the record's lead insert was rolled back
+    assert InboundRequest.objects.get().status_code == 422
+
+
+def test_seed_demo_adds_one_inbound_webhook_with_the_suggested_mapping():
+    from django.core.management import call_command
+
+    from webhooks.inbound.models import SUGGESTED_MAPPINGS, InboundWebhook
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    webhook = InboundWebhook.objects.get()
+    assert sorted(webhook.mappings.values_list("field", "source_path")) == sorted(SUGGESTED_MAPPINGS)
+
+
+def test_a_rejected_key_is_logged_by_its_prefix_never_its_secret(sender, api_key):
+    from leadengine.services import api_key_revoke
+
+    api_key_revoke(api_key=api_key)
+    response = sender.post(payload("article_sample.json"))
+
+    logged = InboundRequest.objects.get()
+    assert response.status_code == 401
+    assert logged.api_key_prefix == api_key.prefix
+    assert sender.secret not in str(InboundRequest.objects.values().get())

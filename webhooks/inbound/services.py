@@ -178,6 +178,7 @@ def inbound_request_log(
     webhook,
     public_id,
     api_key,
+    presented_prefix="",
     status_code,
     response,
     content_type,
@@ -197,7 +198,7 @@ def inbound_request_log(
                 workspace_id=webhook.workspace_id if webhook else None,
                 public_id=_loggable_text(public_id)[:200],
                 api_key=api_key,
-                api_key_prefix=api_key.prefix if api_key else "",
+                api_key_prefix=api_key.prefix if api_key else _loggable_text(presented_prefix)[:32],
                 status_code=status_code,
                 response=_loggable_json(response),
                 content_type=_loggable_text(content_type)[:200],
@@ -221,3 +222,15 @@ def _loggable_text(text):
 def _loggable_json(value):
     text = json.dumps(value, ensure_ascii=False, default=str)
     return json.loads(_loggable_text(text).replace("\\u0000", "\\ufffd"))
+
+
+def demo_webhook_ensure(sender=None, *, workspace, **kwargs):
+    """The demo workspace's inbound webhook (suggested mapping); idempotent across re-seeds."""
+    webhook, created = InboundWebhook.objects.get_or_create(
+        workspace=workspace,
+        name="Demo form",
+        defaults={"description": "Send the help article's sample payload here with an API key."},
+    )
+    if created:
+        mappings_suggest(webhook=webhook)
+    return webhook

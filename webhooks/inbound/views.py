@@ -16,10 +16,13 @@ from django.core.cache import cache
 from django.core.exceptions import TooManyFieldsSent
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leadengine.authentication import ApiKeyAuthentication
+from leadengine.models import ApiKey
 
 from . import mapping
 from .models import InboundWebhook
@@ -38,8 +41,20 @@ class InboundError(Exception):
         self.headers = extra.pop("headers", {})
 
 
+class AlwaysJSON(BaseContentNegotiation):
+    """Senders send all sorts of Accept headers; they all get JSON, never a 406 or HTML."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class InboundWebhookView(APIView):
     authentication_classes = [ApiKeyAuthentication]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
     permission_classes = []
     throttle_classes = []
     parser_classes = []  # the body is read and parsed here, within our own limits
@@ -231,6 +246,7 @@ class InboundWebhookView(APIView):
             webhook=self.log["webhook"],
             public_id=self.kwargs.get("public_id", ""),
             api_key=self.log["api_key"],
+            presented_prefix=_presented_prefix(request),
             status_code=status_code,
             response=data if self.log["webhook"] else {**(data or {})},
             content_type=request.META.get("CONTENT_TYPE", ""),
@@ -240,6 +256,14 @@ class InboundWebhookView(APIView):
             unmapped_keys=_union(record.unmapped_keys for record in records),
             remote_addr=request.META.get("REMOTE_ADDR"),
         )
+
+
+def _presented_prefix(request):
+    """The non-secret prefix of the key a request presented, to troubleshoot 401s."""
+    header = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if len(header) == 2 and header[0].lower() == "bearer":
+        return ApiKey.split_prefix(header[1]) or ""
+    return ""
 
 
 def _union(lists):
