@@ -14,9 +14,12 @@ _KEY_ALPHABET = string.ascii_letters + string.digits
 
 class WorkspaceQuerySet(models.QuerySet):
     def for_user(self, user):
-        """The workspaces a user may see: all for a superuser, else their memberships."""
+        """The workspaces a user may see: all for a superuser, the key's for an API key,
+        else their memberships."""
         if user.is_superuser:
             return self
+        if getattr(user, "api_key", None) is not None:  # leadengine.authentication.ApiKeyUser
+            return self.filter(pk=user.workspace_id)
         return self.filter(memberships__user=user)
 
 

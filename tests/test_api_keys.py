@@ -101,3 +101,13 @@ def test_create_api_key_command_prints_the_key_once(capsys):
     printed = capsys.readouterr().out.strip()
     api_key = ApiKey.objects.get(workspace=workspace)
     assert api_key.name == "CLI" and api_key.matches(printed)
+
+
+def test_an_api_key_user_sees_only_its_workspace():
+    from leadengine.models import Workspace
+
+    workspace = WorkspaceFactory()
+    WorkspaceFactory()
+    _api_key, full_key = api_key_create(workspace=workspace, name="API")
+    user, _auth = authenticate(f"Bearer {full_key}")
+    assert list(Workspace.objects.for_user(user)) == [workspace]

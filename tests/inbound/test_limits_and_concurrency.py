@@ -43,7 +43,9 @@ def test_queries_per_lead_stay_constant_as_mappings_and_custom_fields_grow(works
         assert response.status_code == 200
         return len(queries)
 
-    assert queries_for(1) == queries_for(25)
+    small, large = queries_for(1), queries_for(25)
+    assert small > 5  # the counting works
+    assert small == large
 
 
 def post_with_retries(url, body, secret):

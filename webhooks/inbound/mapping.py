@@ -7,6 +7,7 @@ segments left over is parsed as JSON when it looks like a document (Unbounce's `
 Jotform's `rawRequest`), so `data.json/email` reaches into it.
 """
 
+import functools
 import json
 import re
 
@@ -72,7 +73,10 @@ def _as_text(value):
     return "" if value is None else str(value)
 
 
+@functools.lru_cache(maxsize=16)
 def _embedded_document(text):
+    # Cached: several mapping rows usually read into the same embedded document. Callers
+    # only read the result, so sharing it is safe.
     stripped = text.strip()
     if not stripped or stripped[0] not in "{[":
         return text

@@ -7,6 +7,7 @@ have ended, so the log survives a rolled-back record and can't turn a reply into
 """
 
 import io
+import logging
 import math
 import time
 from urllib.parse import parse_qsl
@@ -26,7 +27,9 @@ from leadengine.models import ApiKey
 
 from . import mapping
 from .models import InboundWebhook
-from .services import MAX_BATCH_RECORDS, inbound_request_log, logger, records_process, webhook_capture_sample
+from .services import MAX_BATCH_RECORDS, inbound_request_log, records_process, webhook_capture_sample
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON_TYPES = ("application/json",)
@@ -248,9 +251,9 @@ class InboundWebhookView(APIView):
             api_key=self.log["api_key"],
             presented_prefix=_presented_prefix(request),
             status_code=status_code,
-            response=data if self.log["webhook"] else {**(data or {})},
+            response=data,
             content_type=request.META.get("CONTENT_TYPE", ""),
-            body=self.log["body"] if self.log["webhook"] else b"",
+            body=self.log["body"],
             body_size=self.log["body_size"],
             missing_paths=_union(record.missing_paths for record in records),
             unmapped_keys=_union(record.unmapped_keys for record in records),
