@@ -139,3 +139,39 @@ def test_a_rejected_key_is_logged_by_its_prefix_never_its_secret(sender, api_key
     assert response.status_code == 401
     assert logged.api_key_prefix == api_key.prefix
     assert sender.secret not in str(InboundRequest.objects.values().get())
+
+
+def chunked_request(sender, body):
+    """A request as gunicorn hands over a chunked body: no Content-Length, terminated input."""
+    import io
+
+    from django.test import RequestFactory
+
+    request = RequestFactory().generic(
+        "POST",
+        sender.url(),
+        b"",
+        HTTP_AUTHORIZATION=f"Bearer {sender.secret}",
+        CONTENT_TYPE="application/json",
+    )
+    request.META.pop("CONTENT_LENGTH", None)
+    request.META["wsgi.input_terminated"] = True
+    request.META["wsgi.input"] = io.BytesIO(body)
+    return request
+
+
+def test_chunked_body_without_content_length_is_read_and_capped(sender):
+    from webhooks.inbound.views import InboundWebhookView
+
+    view = InboundWebhookView.as_view()
+    small = view(
+        chunked_request(sender, payload("article_sample.json").encode()), public_id=sender.webhook.public_id
+    )
+    huge = view(
+        chunked_request(sender, b'{"about": "' + b"x" * (1024 * 1024 + 10) + b'"}'),
+        public_id=sender.webhook.public_id,
+    )
+
+    assert small.status_code == 201
+    assert huge.status_code == 413
+    assert Lead.objects.count() == 1

@@ -148,6 +148,8 @@ class InboundRequest(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         verbose_name = "inbound request"
+        # The webhook page's log link lists one webhook's requests, newest first.
+        indexes = [models.Index(fields=["webhook", "-received_at"], name="inbound_request_by_webhook")]
 
     def __str__(self):
         return f"{self.status_code} at {self.received_at:%Y-%m-%d %H:%M:%S}"

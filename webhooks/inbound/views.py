@@ -136,8 +136,9 @@ class InboundWebhookView(APIView):
         if declared > MAX_BODY_BYTES:
             self.log.update(body=None, body_size=declared)
             raise too_big
-        # Read one byte more than allowed so a body longer than it claims is caught too.
-        raw = request._request.read(MAX_BODY_BYTES + 1)
+        # Read one byte more than allowed so a body longer than the limit is caught while
+        # reading too (chunked bodies have no Content-Length to check up front).
+        raw = self._body_stream(request).read(MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
             self.log.update(body=None, body_size=len(raw))
             raise too_big
@@ -147,6 +148,15 @@ class InboundWebhookView(APIView):
                 400, "empty_body", "The body is empty: send a JSON object, a JSON array or form fields."
             )
         return raw
+
+    @staticmethod
+    def _body_stream(request):
+        meta = request.META
+        if not meta.get("CONTENT_LENGTH") and meta.get("wsgi.input_terminated"):
+            # A chunked body (gunicorn sets wsgi.input_terminated): Django's stream would read
+            # it as empty, so read the server's terminated input, still capped above.
+            return meta["wsgi.input"]
+        return request._request
 
     def _parse(self, request, raw):
         content_type = (request._request.content_type or "").lower()
