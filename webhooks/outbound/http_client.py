@@ -82,7 +82,6 @@ def session_get():
     if _session is None or _session_pid != os.getpid():
         session = requests.Session()
         session.trust_env = False
-        session.max_redirects = 0
         session.mount("http://", PinnedAddressAdapter(is_https_proto=False))
         session.mount("https://", PinnedAddressAdapter(is_https_proto=True))
         _session, _session_pid = session, os.getpid()
