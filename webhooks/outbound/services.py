@@ -5,6 +5,7 @@ change writes its Delivery rows in the same transaction, rings the doorbell afte
 and the sweeper finds anything the broker lost or a dead worker left claimed.
 """
 
+import logging
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from .payload import lead_for_payload, lead_status_payload_build, payload_serial
 from .retry import retry_delay
 from .signing import secret_generate
 
+logger = logging.getLogger(__name__)
 AUTO_DISABLE_AFTER = timedelta(days=5)
 # Outcomes are written in groups this size, so a crash resends at most this many.
 RECORD_EVERY = 25
@@ -92,11 +94,9 @@ def deliveries_enqueue_after_commit(*, ids):
         batch = {"ids": []}
 
         def flush(batch=batch):
-            from .tasks import deliver_webhooks
-
             if _local.__dict__.get("batch") is batch:
                 _local.batch = None
-            deliver_webhooks.delay(batch["ids"])
+            deliveries_ring_doorbell(ids=batch["ids"])
 
         batch["flush"] = flush
         _local.batch = batch
@@ -104,6 +104,17 @@ def deliveries_enqueue_after_commit(*, ids):
         transaction.on_commit(flush)
         return
     batch["ids"].extend(ids)
+
+
+def deliveries_ring_doorbell(*, ids):
+    """Hand ids to a worker. A broker failure is logged, not raised: the rows are committed
+    and the sweeper sends them within one interval, so the caller's request still succeeds."""
+    from .tasks import deliver_webhooks
+
+    try:
+        deliver_webhooks.delay(ids)
+    except Exception:
+        logger.warning("Broker unavailable: %d deliveries left to the sweeper", len(ids), exc_info=True)
 
 
 # --- Claiming, sending, recording --------------------------------------------------------

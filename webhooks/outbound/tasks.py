@@ -23,7 +23,7 @@ def deliver_due_webhooks():
     batch = settings.WEBHOOK_DELIVERY_BATCH_SIZE
     due = services.deliveries_due_ids(limit=batch * 10)
     for start in range(batch, len(due), batch):
-        deliver_webhooks.delay(due[start : start + batch])
+        services.deliveries_ring_doorbell(ids=due[start : start + batch])
     return services.deliveries_deliver(ids=due[:batch], limit=batch) if due else 0
 
 
