@@ -62,6 +62,14 @@ class OutboundWebhook(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        if self.is_active and self.disabled_reason:
+            # Re-activated by the operator: the old reason no longer applies.
+            self.disabled_reason, self.disabled_at = "", None
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "disabled_reason", "disabled_at"}
+        super().save(*args, **kwargs)
+
     def clean(self):
         unknown = [status for status in self.statuses or [] if status not in LeadStatus.values]
         if unknown:
@@ -77,11 +85,6 @@ class OutboundWebhook(models.Model):
     def accepts_status(self, new_status):
         # Lists and campaigns are filtered in SQL; a JSON "contains" is not portable to SQLite.
         return not self.statuses or new_status in self.statuses
-
-    def deactivate(self, reason):
-        self.is_active = False
-        self.disabled_reason = reason[:500]
-        self.disabled_at = timezone.now()
 
 
 class DeliveryQuerySet(models.QuerySet):

@@ -32,6 +32,8 @@ class Answer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like real receivers
+    # Headers and body are two writes: without this, Nagle + delayed ACK add 40 ms each.
+    disable_nagle_algorithm = True
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)

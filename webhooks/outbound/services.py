@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
@@ -166,8 +167,6 @@ def _apply_result(delivery, result, now):
     """Move one delivery on after an attempt; returns a reason to disable its webhook, if any."""
     delivery.last_status_code = result.status_code
     delivery.last_error = result.error_message[:1000]
-    delivery.claim_token = None
-    delivery.claimed_until = None
     if result.ok:
         delivery.status, delivery.next_attempt_at, delivery.completed_at = (
             Delivery.Status.SUCCEEDED,
@@ -190,40 +189,35 @@ def _apply_result(delivery, result, now):
     return None
 
 
+OUTCOME_FIELDS = ("status", "next_attempt_at", "completed_at", "last_status_code", "last_error")
+
+
 def _record(token, claimed_results):
-    """Write attempts and outcomes of a group of sends in a few queries."""
+    """Write attempts and outcomes of a group of sends in a few queries.
+
+    Deliveries with the same outcome (typically "succeeded, 200") share one UPDATE; each
+    UPDATE is limited to rows still held by this claim, so if our lease expired and another
+    worker took a row, its outcome is theirs to write. The attempt is recorded either way:
+    it happened.
+    """
     if not claimed_results:
         return
     now = timezone.now()
     disable = {}
-    attempts = []
+    groups = defaultdict(list)
     for delivery, result in claimed_results:
         reason = _apply_result(delivery, result, now)
         if reason:
             disable[delivery.webhook_id] = reason
-        attempts.append(_attempt_row(delivery, result))
+        groups[tuple(getattr(delivery, name) for name in OUTCOME_FIELDS)].append(delivery.pk)
     with transaction.atomic():
-        # Only rows still held by this claim: if our lease expired and another worker took
-        # a row, its outcome is theirs to write.
-        still_ours = set(
-            Delivery.objects.filter(pk__in=[d.pk for d, _ in claimed_results], claim_token=token).values_list(
-                "pk", flat=True
+        for values, ids in groups.items():
+            Delivery.objects.filter(pk__in=ids, claim_token=token).update(
+                claim_token=None, claimed_until=None, **dict(zip(OUTCOME_FIELDS, values, strict=True))
             )
+        DeliveryAttempt.objects.bulk_create(
+            _attempt_row(delivery, result) for delivery, result in claimed_results
         )
-        mine = [delivery for delivery, _ in claimed_results if delivery.pk in still_ours]
-        Delivery.objects.filter(claim_token=token).bulk_update(
-            mine,
-            [
-                "status",
-                "next_attempt_at",
-                "completed_at",
-                "claim_token",
-                "claimed_until",
-                "last_status_code",
-                "last_error",
-            ],
-        )
-        DeliveryAttempt.objects.bulk_create(attempts)
         for webhook_id, reason in disable.items():
             webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason)
 
