@@ -208,3 +208,17 @@ def test_redeliver_all_failed_since_asks_for_a_datetime_first(operator_client, f
 
 def test_payload_pretty_is_the_stored_bytes(failed_delivery):
     assert json.loads(failed_delivery.payload_pretty()) == json.loads(bytes(failed_delivery.payload))
+
+
+def test_filters_must_belong_to_the_webhooks_workspace(client, workspace, monkeypatch):
+    from tests.factories import ListFactory, UserFactory
+
+    monkeypatch.setattr(destinations, "resolve_addresses", lambda host, port: ["93.184.216.34"])
+    client.force_login(UserFactory(is_superuser=True))
+    foreign_list = ListFactory(workspace=WorkspaceFactory(), name="Theirs")
+    response = client.post(
+        reverse("admin:outbound_outboundwebhook_add"),
+        form_data(workspace, "https://hooks.example.com/", lists=[foreign_list.pk]),
+    )
+    assert response.status_code == 200 and "Not in workspace" in response.content.decode()
+    assert not OutboundWebhook.objects.exists()

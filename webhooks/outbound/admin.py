@@ -62,6 +62,20 @@ class OutboundWebhookForm(forms.ModelForm):
             "statuses",
         ]
 
+    def clean(self):
+        cleaned = super().clean()
+        workspace = cleaned.get("workspace")
+        if workspace is None:
+            return cleaned
+        errors = {}
+        for name in ("lists", "campaigns"):
+            foreign = [item.name for item in cleaned.get(name) or [] if item.workspace_id != workspace.pk]
+            if foreign:
+                errors[name] = f"Not in workspace {workspace}: {', '.join(foreign)}."
+        if errors:
+            raise forms.ValidationError(errors)
+        return cleaned
+
 
 @admin.register(OutboundWebhook)
 class OutboundWebhookAdmin(WorkspaceScopedAdmin):
