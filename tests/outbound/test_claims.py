@@ -82,3 +82,20 @@ def test_reactivating_a_webhook_clears_the_disabled_reason(workspace):
     webhook.save()
     webhook.refresh_from_db()
     assert webhook.disabled_reason == "" and webhook.disabled_at is None
+
+
+@pytest.mark.django_db
+def test_a_delivery_claimed_six_times_without_outcome_fails_instead_of_looping(workspace, receiver, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    webhook = make_webhook(workspace, receiver.url)
+    [delivery] = pending_deliveries(webhook, 1)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.IN_FLIGHT, attempt_count=6, claimed_until=datetime(2000, 1, 1, tzinfo=UTC)
+    )
+
+    services.deliveries_deliver()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.attempts.get().error_class == "AttemptsExhausted"
+    assert receiver.requests == []

@@ -237,17 +237,28 @@ def _attempt_row(delivery, result):
     )
 
 
-def _disabled_result(webhook):
-    now = timezone.now()
+def _unsent_result(webhook, message, error_class):
     return DeliveryResult(
         ok=False,
         retryable=False,
-        started_at=now,
+        started_at=timezone.now(),
         duration_ms=0,
         request_url=webhook.url,
-        error_class="WebhookDisabled",
-        error_message=f"Not sent: the webhook is disabled. {webhook.disabled_reason}".strip(),
+        error_class=error_class,
+        error_message=message,
     )
+
+
+def _reason_not_to_send(delivery, disabled_webhooks):
+    webhook = delivery.webhook
+    if not webhook.is_active or webhook.pk in disabled_webhooks:
+        message = f"Not sent: the webhook is disabled. {webhook.disabled_reason}".strip()
+        return _unsent_result(webhook, message, "WebhookDisabled")
+    if delivery.attempts_left < 0:
+        # Claimed again and again by workers that died before recording (a poison delivery).
+        message = f"Not sent: {delivery.attempt_count} attempts were claimed without an outcome."
+        return _unsent_result(webhook, message, "AttemptsExhausted")
+    return None
 
 
 def deliveries_send(*, deliveries):
@@ -264,9 +275,8 @@ def deliveries_send(*, deliveries):
             _release(token, deliveries[index:])
             return index
         webhook = delivery.webhook
-        if not webhook.is_active or webhook.pk in disabled_webhooks:
-            result = _disabled_result(webhook)
-        else:
+        result = _reason_not_to_send(delivery, disabled_webhooks)
+        if result is None:
             result = webhook_post(
                 url=webhook.url,
                 body=bytes(delivery.payload),
