@@ -5,8 +5,12 @@ from django.conf import settings
 
 from . import services
 
+# A batch stops itself at half the claim timeout; this hard limit only catches a send that
+# hangs (slow-drip responses). The killed batch's claims expire and the sweeper retries them.
+HARD_LIMIT = settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS
 
-@shared_task(name="outbound.deliver_webhooks")
+
+@shared_task(name="outbound.deliver_webhooks", time_limit=HARD_LIMIT)
 def deliver_webhooks(delivery_ids):
     """Deliver the deliveries one committed transaction created (the fast path)."""
     batch = settings.WEBHOOK_DELIVERY_BATCH_SIZE
@@ -16,7 +20,7 @@ def deliver_webhooks(delivery_ids):
     return sent
 
 
-@shared_task(name="outbound.deliver_due_webhooks")
+@shared_task(name="outbound.deliver_due_webhooks", time_limit=HARD_LIMIT)
 def deliver_due_webhooks():
     """The sweeper (beat, every few seconds): retries that are due and claims a dead worker
     left behind. One batch here; more due rows are fanned out to other workers."""
