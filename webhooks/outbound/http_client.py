@@ -10,6 +10,7 @@
 
 import email.utils
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,21 +72,20 @@ class PinnedAddressAdapter(IPFilterAdapter):
         return host_params, pool_kwargs
 
 
-_session = None
-_session_pid = None
+_sessions = threading.local()
 
 
 def session_get():
-    """One Session (connection pool) per process, created lazily so prefork children
-    never share the parent's sockets."""
-    global _session, _session_pid
-    if _session is None or _session_pid != os.getpid():
+    """One Session (connection pool) per process and thread, created lazily: prefork
+    children never share the parent's sockets, and threaded web servers (Send Test) never
+    share a Session, which requests does not promise is thread-safe."""
+    if getattr(_sessions, "pid", None) != os.getpid():
         session = requests.Session()
         session.trust_env = False
         session.mount("http://", PinnedAddressAdapter(is_https_proto=False))
         session.mount("https://", PinnedAddressAdapter(is_https_proto=True))
-        _session, _session_pid = session, os.getpid()
-    return _session
+        _sessions.session, _sessions.pid = session, os.getpid()
+    return _sessions.session
 
 
 def user_agent():
