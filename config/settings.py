@@ -171,6 +171,24 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
 WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = env_bool("WEBHOOK_ALLOW_PRIVATE_DESTINATIONS", DEBUG)
 INBOUND_RATE_LIMIT_PER_MINUTE = env_int("INBOUND_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 
+# --- Outbound webhooks (webhooks.outbound) --------------------------------------------
+LEADENGINE_VERSION = env.str("LEADENGINE_VERSION", default="1.0.0")  # in the webhook User-Agent
+# A claimed delivery whose worker has not recorded an outcome after this long (killed,
+# OOM) is picked up again by the sweeper. Must exceed a batch's worst-case send time.
+WEBHOOK_CLAIM_TIMEOUT_SECONDS = env_int("WEBHOOK_CLAIM_TIMEOUT_SECONDS", 300, minimum=1)
+WEBHOOK_SWEEP_INTERVAL_SECONDS = env_int("WEBHOOK_SWEEP_INTERVAL_SECONDS", 10, minimum=1)
+# Deliveries one task claims and sends in a row (one task per delivery tops out near 700/s).
+WEBHOOK_DELIVERY_BATCH_SIZE = env_int("WEBHOOK_DELIVERY_BATCH_SIZE", 100, minimum=1)
+CELERY_BEAT_SCHEDULE["outbound-deliver-due-webhooks"] = {
+    "task": "outbound.deliver_due_webhooks",
+    "schedule": float(WEBHOOK_SWEEP_INTERVAL_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["outbound-disable-failing-webhooks"] = {
+    "task": "outbound.disable_failing_webhooks",
+    "schedule": 3600.0,
+}
+# --- end outbound webhooks ---------------------------------------------------------------
+
 # --- Auth, i18n, static ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

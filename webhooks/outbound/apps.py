@@ -5,3 +5,13 @@ class OutboundConfig(AppConfig):
     name = "webhooks.outbound"
     label = "outbound"
     verbose_name = "Send Data (outbound webhooks)"
+
+    def ready(self):
+        from leads.events import demo_workspace_seeded, lead_status_changed
+
+        from . import signals
+
+        lead_status_changed.connect(
+            signals.on_lead_status_changed, dispatch_uid="outbound.lead_status_changed"
+        )
+        demo_workspace_seeded.connect(signals.on_demo_workspace_seeded, dispatch_uid="outbound.demo_seeded")

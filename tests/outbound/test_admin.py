@@ -1,0 +1,224 @@
+"""The operator's Send Data screens, driven through the admin with the test client."""
+
+import json
+
+import pytest
+import standardwebhooks
+from django.db import transaction
+from django.urls import reverse
+
+from leads.models import LeadStatus
+from leads.services import lead_set_status
+from tests.factories import WorkspaceFactory, operator_of
+from webhooks.outbound import destinations, services
+from webhooks.outbound.models import Delivery, OutboundWebhook
+from webhooks.outbound.receiver import Answer
+
+from .conftest import make_webhook
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator_client(client, workspace):
+    client.force_login(operator_of(workspace))
+    return client
+
+
+def change_url(webhook):
+    return reverse("admin:outbound_outboundwebhook_change", args=[webhook.pk])
+
+
+def form_data(workspace, url, **extra):
+    return {
+        "workspace": workspace.pk,
+        "name": "Zapier",
+        "description": "",
+        "trigger": "lead_status_updated",
+        "url": url,
+        "is_active": "on",
+        **extra,
+    }
+
+
+def test_a_private_destination_is_refused_on_the_form(operator_client, workspace, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = False
+    response = operator_client.post(
+        reverse("admin:outbound_outboundwebhook_add"), form_data(workspace, "http://169.254.169.254/latest")
+    )
+    assert response.status_code == 200
+    assert "not a public address" in response.content.decode()
+    assert not OutboundWebhook.objects.exists()
+
+
+def test_adding_a_webhook_generates_a_secret_shown_only_on_demand(operator_client, workspace, monkeypatch):
+    monkeypatch.setattr(destinations, "resolve_addresses", lambda host, port: ["93.184.216.34"])
+    response = operator_client.post(
+        reverse("admin:outbound_outboundwebhook_add"),
+        form_data(workspace, "https://hooks.zapier.example/1", statuses=["Opportunity", "Meeting Booked"]),
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    webhook = OutboundWebhook.objects.get()
+    assert webhook.secret.startswith("whsec_")
+    assert webhook.statuses == ["Opportunity", "Meeting Booked"]
+
+    listing = operator_client.get(reverse("admin:outbound_outboundwebhook_changelist")).content.decode()
+    page = operator_client.get(change_url(webhook)).content.decode()
+    assert webhook.secret not in listing and webhook.secret not in page
+    assert "Send Test" in page and "Rotate secret" in page
+    revealed = operator_client.get(reverse("admin:outbound_outboundwebhook_secret", args=[webhook.pk]))
+    assert webhook.secret in revealed.content.decode()
+
+
+@pytest.mark.usefixtures("allow_private")
+def test_send_test_posts_the_article_sample_with_the_workspace_name(operator_client, workspace, receiver):
+    receiver.default = Answer(status=202, body=b"accepted\nline two\n")
+    webhook = make_webhook(workspace, receiver.url)
+
+    response = operator_client.post(reverse("admin:outbound_outboundwebhook_send_test", args=[webhook.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "202" in page and " ms" in page and "accepted" in page
+    [request] = receiver.requests
+    payload = standardwebhooks.Webhook(webhook.secret).verify(request.body, request.headers)
+    assert payload["workspace_name"] == "Acme Outreach"
+    assert payload["lead_name"] == "Elon Musk" and payload["new_lead_status"] == "Needs Info"
+    test_delivery = Delivery.objects.get()
+    assert test_delivery.is_test and test_delivery.status == Delivery.Status.SUCCEEDED
+    assert test_delivery.attempts.get().status_code == 202
+    assert "test" in operator_client.get(change_url(webhook)).content.decode()
+
+
+@pytest.mark.usefixtures("allow_private")
+def test_send_test_shows_a_failure_without_retrying(operator_client, workspace, receiver):
+    receiver.default = Answer(status=500, body=b"boom")
+    webhook = make_webhook(workspace, receiver.url)
+    page = operator_client.post(
+        reverse("admin:outbound_outboundwebhook_send_test", args=[webhook.pk])
+    ).content
+    assert b"Not delivered" in page and b"500" in page
+    assert Delivery.objects.get().status == Delivery.Status.FAILED
+    services.deliveries_deliver()
+    assert len(receiver.requests) == 1
+
+
+def test_rotate_secret_keeps_the_previous_one_signing(operator_client, workspace):
+    webhook = make_webhook(workspace, "https://example.com/hook")
+    old = webhook.secret
+    response = operator_client.post(
+        reverse("admin:outbound_outboundwebhook_rotate_secret", args=[webhook.pk])
+    )
+    assert response.status_code == 302
+    webhook.refresh_from_db()
+    assert webhook.secret != old and webhook.signing_secrets() == [webhook.secret, old]
+    assert "previous secret still signs" in operator_client.get(change_url(webhook)).content.decode()
+    assert (
+        operator_client.get(
+            reverse("admin:outbound_outboundwebhook_rotate_secret", args=[webhook.pk])
+        ).status_code
+        == 405
+    )
+
+
+def test_another_workspaces_webhook_is_not_found(operator_client):
+    foreign = make_webhook(WorkspaceFactory(), "https://example.com/hook")
+    for name in ("change", "secret"):
+        assert (
+            operator_client.get(
+                reverse(f"admin:outbound_outboundwebhook_{name}", args=[foreign.pk])
+            ).status_code
+            == 404
+        )
+    assert (
+        operator_client.post(
+            reverse("admin:outbound_outboundwebhook_send_test", args=[foreign.pk])
+        ).status_code
+        == 404
+    )
+
+
+@pytest.fixture
+def failed_delivery(workspace, lead, receiver, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    receiver.answers = [Answer(status=404, body=b"no such hook")]
+    make_webhook(workspace, receiver.url)
+    with transaction.atomic():
+        lead_set_status(lead=lead, status=LeadStatus.OPPORTUNITY)
+    services.deliveries_deliver()
+    delivery = Delivery.objects.get()
+    assert delivery.status == Delivery.Status.FAILED
+    return delivery
+
+
+def test_delivery_pages_render_with_payload_attempts_and_filters(operator_client, failed_delivery):
+    changelist = reverse("admin:outbound_delivery_changelist")
+    for query in (
+        "",
+        "?status__exact=failed",
+        "?failed_within=24h",
+        "?is_test__exact=0",
+        f"?webhook__id__exact={failed_delivery.webhook_id}",
+    ):
+        response = operator_client.get(changelist + query)
+        assert response.status_code == 200
+        assert str(failed_delivery.webhook) in response.content.decode()
+    detail = operator_client.get(
+        reverse("admin:outbound_delivery_change", args=[failed_delivery.pk])
+    ).content.decode()
+    assert "new_lead_status" in detail and "no such hook" in detail and "HTTP 404" in detail
+    webhook_page = operator_client.get(change_url(failed_delivery.webhook)).content.decode()
+    assert "Failed" in webhook_page and "HTTP 404" in webhook_page
+
+
+def test_redeliver_action_sends_the_same_delivery_again(operator_client, failed_delivery, receiver):
+    operator_client.post(
+        reverse("admin:outbound_delivery_changelist"),
+        {"action": "redeliver", "_selected_action": [failed_delivery.pk]},
+    )
+    failed_delivery.refresh_from_db()
+    assert failed_delivery.status == Delivery.Status.PENDING
+    page = operator_client.get(
+        reverse("admin:outbound_delivery_change", args=[failed_delivery.pk])
+    ).content.decode()
+    assert "next attempt at" in page
+    services.deliveries_deliver()
+    failed_delivery.refresh_from_db()
+    assert failed_delivery.status == Delivery.Status.SUCCEEDED
+    assert receiver.requests[0].body == receiver.requests[1].body
+    assert [a.number for a in failed_delivery.attempts.all()] == [1, 2]
+
+
+def test_redeliver_all_failed_since_asks_for_a_datetime_first(operator_client, failed_delivery):
+    url = reverse("admin:outbound_delivery_changelist")
+    selection = {"action": "redeliver_failed_since", "_selected_action": [failed_delivery.pk]}
+    form_page = operator_client.post(url, selection)
+    assert form_page.status_code == 200 and b"Failed since" in form_page.content
+    failed_delivery.refresh_from_db()
+    assert failed_delivery.status == Delivery.Status.FAILED
+
+    operator_client.post(url, {**selection, "apply": "1", "since": "2099-01-01T00:00"})
+    failed_delivery.refresh_from_db()
+    assert failed_delivery.status == Delivery.Status.FAILED  # created before that date
+
+    operator_client.post(url, {**selection, "apply": "1", "since": "2000-01-01T00:00"})
+    failed_delivery.refresh_from_db()
+    assert failed_delivery.status == Delivery.Status.PENDING
+
+
+def test_payload_pretty_is_the_stored_bytes(failed_delivery):
+    assert json.loads(failed_delivery.payload_pretty()) == json.loads(bytes(failed_delivery.payload))
+
+
+def test_filters_must_belong_to_the_webhooks_workspace(client, workspace, monkeypatch):
+    from tests.factories import ListFactory, UserFactory
+
+    monkeypatch.setattr(destinations, "resolve_addresses", lambda host, port: ["93.184.216.34"])
+    client.force_login(UserFactory(is_superuser=True))
+    foreign_list = ListFactory(workspace=WorkspaceFactory(), name="Theirs")
+    response = client.post(
+        reverse("admin:outbound_outboundwebhook_add"),
+        form_data(workspace, "https://hooks.example.com/", lists=[foreign_list.pk]),
+    )
+    assert response.status_code == 200 and "Not in workspace" in response.content.decode()
+    assert not OutboundWebhook.objects.exists()

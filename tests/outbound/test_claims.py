@@ -1,0 +1,101 @@
+"""Claims: concurrent workers never take the same delivery; a late worker cannot overwrite."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+
+from webhooks.outbound import services
+from webhooks.outbound.http_client import DeliveryResult
+from webhooks.outbound.models import Delivery
+
+from .conftest import make_webhook
+
+
+def pending_deliveries(webhook, count):
+    return Delivery.objects.bulk_create(
+        Delivery(
+            webhook=webhook, event_id=str(i), payload=b"{}", next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC)
+        )
+        for i in range(count)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_never_share_a_delivery(workspace):
+    webhook = make_webhook(workspace, "https://example.com/hook")
+    pending_deliveries(webhook, 200)
+    claims, errors = [], []
+
+    def worker():
+        try:
+            while batch := services.deliveries_claim(limit=7):
+                claims.append([delivery.pk for delivery in batch])
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    claimed = [pk for batch in claims for pk in batch]
+    assert len(claimed) == len(set(claimed)) == 200
+    assert set(Delivery.objects.values_list("attempt_count", flat=True)) == {1}
+
+
+@pytest.mark.django_db
+def test_a_worker_whose_claim_expired_does_not_overwrite_the_new_owner(workspace, settings):
+    settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS = 60
+    webhook = make_webhook(workspace, "https://example.com/hook")
+    [delivery] = pending_deliveries(webhook, 1)
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        [slow] = services.deliveries_claim(limit=1)
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        [fast] = services.deliveries_claim(limit=1)
+        failure = DeliveryResult(
+            ok=False,
+            retryable=False,
+            started_at=start,
+            duration_ms=1,
+            request_url=webhook.url,
+            status_code=400,
+        )
+        services._record(slow.claim_token, [(slow, failure)])
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.IN_FLIGHT and delivery.claim_token == fast.claim_token
+    assert delivery.attempts.count() == 1  # the slow attempt still happened and is logged
+
+
+@pytest.mark.django_db
+def test_reactivating_a_webhook_clears_the_disabled_reason(workspace):
+    webhook = make_webhook(workspace, "https://example.com/hook", is_active=False, disabled_reason="410 Gone")
+    webhook.is_active = True
+    webhook.save()
+    webhook.refresh_from_db()
+    assert webhook.disabled_reason == "" and webhook.disabled_at is None
+
+
+@pytest.mark.django_db
+def test_a_delivery_claimed_six_times_without_outcome_fails_instead_of_looping(workspace, receiver, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    webhook = make_webhook(workspace, receiver.url)
+    [delivery] = pending_deliveries(webhook, 1)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.IN_FLIGHT, attempt_count=6, claimed_until=datetime(2000, 1, 1, tzinfo=UTC)
+    )
+
+    services.deliveries_deliver()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.attempts.get().error_class == "AttemptsExhausted"
+    assert receiver.requests == []

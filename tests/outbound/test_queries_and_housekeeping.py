@@ -1,0 +1,115 @@
+"""Constant query counts for the outbox, auto-disable, the demo webhook and the receiver command."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from leads.demo import seed_demo
+from leads.models import LeadStatus
+from leads.services import lead_set_status
+from tests.factories import CampaignFactory, CustomFieldFactory, LeadFactory, ListFactory, MessageFactory
+from webhooks.outbound import services
+from webhooks.outbound.http_client import webhook_post
+from webhooks.outbound.management.commands.webhook_receiver import Command
+from webhooks.outbound.models import Delivery, OutboundWebhook
+from webhooks.outbound.receiver import Answer, WebhookReceiver
+from webhooks.outbound.signing import secret_generate
+
+from .conftest import make_webhook
+
+pytestmark = pytest.mark.django_db
+
+
+def queries_for_one_change(workspace, *, webhooks, messages, custom_fields):
+    lead = LeadFactory(workspace=workspace, custom_fields={f"field_{i}": i for i in range(custom_fields)})
+    for i in range(custom_fields):
+        CustomFieldFactory(workspace=workspace, key=f"field_{i}_{lead.pk}")
+    campaign, a_list = CampaignFactory(workspace=workspace), ListFactory(workspace=workspace)
+    lead.campaigns.add(campaign)
+    lead.lists.add(a_list)
+    MessageFactory.create_batch(messages, lead=lead, campaign=campaign)
+    for i in range(webhooks):
+        make_webhook(workspace, "https://example.com/hook", name=f"hook {lead.pk}-{i}", lists=[a_list])
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        lead_set_status(lead=lead, status=LeadStatus.OPPORTUNITY)
+    assert Delivery.objects.filter(lead=lead).count() == webhooks
+    return len(captured)
+
+
+def test_building_and_dispatching_deliveries_uses_a_constant_number_of_queries(workspace):
+    small = queries_for_one_change(workspace, webhooks=1, messages=1, custom_fields=1)
+    large = queries_for_one_change(workspace, webhooks=10, messages=30, custom_fields=20)
+    assert small == large, (small, large)
+    assert large <= 14
+
+
+@pytest.mark.usefixtures("allow_private")
+def test_recording_a_batch_uses_a_constant_number_of_queries(
+    workspace, receiver, django_assert_max_num_queries
+):
+    webhook = make_webhook(workspace, receiver.url)
+    for lead in LeadFactory.create_batch(20, workspace=workspace):
+        with transaction.atomic():
+            lead_set_status(lead=lead, status=LeadStatus.OPPORTUNITY)
+    assert Delivery.objects.filter(webhook=webhook).count() == 20
+    # claim (select + update + fetch) + record (select + bulk update + bulk insert) + savepoints
+    with django_assert_max_num_queries(12):
+        assert services.deliveries_deliver() == 20
+
+
+def test_a_webhook_failing_for_five_days_is_disabled_with_the_reason(workspace):
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    failing = make_webhook(workspace, "https://example.com/a", name="failing")
+    recovering = make_webhook(workspace, "https://example.com/b", name="recovering")
+    for day in range(6):
+        for webhook in (failing, recovering):
+            Delivery.objects.create(
+                webhook=webhook,
+                event_id=f"{webhook.pk}-{day}",
+                payload=b"{}",
+                status=Delivery.Status.FAILED,
+                created_at=start + timedelta(days=day),
+                completed_at=start + timedelta(days=day, hours=2),
+            )
+    Delivery.objects.create(
+        webhook=recovering,
+        event_id="ok",
+        payload=b"{}",
+        status=Delivery.Status.SUCCEEDED,
+        created_at=start + timedelta(days=3),
+        completed_at=start + timedelta(days=3),
+    )
+
+    with time_machine.travel(start + timedelta(days=4, hours=23), tick=False):
+        assert services.webhooks_disable_failing() == []
+    with time_machine.travel(start + timedelta(days=5, hours=1), tick=False):
+        assert services.webhooks_disable_failing() == [failing.pk]
+
+    failing.refresh_from_db()
+    recovering.refresh_from_db()
+    assert not failing.is_active and "5 days" in failing.disabled_reason
+    assert recovering.is_active
+
+
+def test_seeding_the_demo_creates_one_webhook_to_the_local_receiver_idempotently():
+    seed_demo(lead_count=3)
+    seed_demo(lead_count=3)
+    webhook = OutboundWebhook.objects.get()
+    assert webhook.url == "http://127.0.0.1:8001/" and webhook.workspace.slug == "demo"
+
+
+def test_receiver_command_prints_requests_and_checks_signatures(capsys, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    secret = secret_generate()
+    printer = Command()._printer(secret)
+    with WebhookReceiver(default=Answer(status=299), on_request=printer) as server:
+        good = webhook_post(url=server.url, body=b'{"a":1}', msg_id="msg_x", secrets=[secret])
+        webhook_post(url=server.url, body=b"{}", msg_id="msg_y", secrets=[secret_generate()])
+
+    assert good.status_code == 299
+    output = capsys.readouterr().out
+    assert "webhook-id: msg_x" in output and '"a": 1' in output
+    assert output.count("signature: valid") == 1 and output.count("signature: INVALID") == 1

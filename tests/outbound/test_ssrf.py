@@ -1,0 +1,162 @@
+"""Hostile destinations are refused before any connection, at save time and on every attempt."""
+
+import socket
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from webhooks.outbound import destinations
+from webhooks.outbound.http_client import webhook_post
+from webhooks.outbound.models import validate_destination_url
+from webhooks.outbound.receiver import Answer
+from webhooks.outbound.signing import secret_generate
+
+SECRET = secret_generate()
+
+# {port} is the listening receiver's port: had any of these connected, it would have seen it.
+HOSTILE = [
+    "http://127.0.0.1:{port}/",
+    "http://localhost:{port}/",
+    "http://2130706433:{port}/",
+    "http://0x7f000001:{port}/",
+    "http://017700000001:{port}/",
+    "http://0177.0.0.1:{port}/",
+    "http://127.1:{port}/",
+    "http://0x7f.1:{port}/",
+    "http://127.000.000.1:{port}/",
+    "http://0.0.0.0:{port}/",
+    "http://0:{port}/",
+    "http://[::1]:{port}/",
+    "http://[::]:{port}/",
+    "http://[::ffff:127.0.0.1]:{port}/",
+    "http://[64:ff9b::7f00:1]:{port}/",
+    "http://[2002:7f00:1::]:{port}/",
+    "http://[::127.0.0.1]:{port}/",
+    "http://10.0.0.1/",
+    "http://172.16.5.4/",
+    "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0xa9fea9fe/",
+    "http://2852039166/",
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://100.64.0.1/",
+    "http://100.100.100.200/",
+    "http://224.0.0.1/",
+    "http://255.255.255.255/",
+    "http://198.18.0.1/",
+    "http://240.0.0.1/",
+    "http://[fc00::1]/",
+    "http://[fd00:ec2::254]/",
+    "http://[fe80::1]/",
+    "http://[ff02::1]/",
+    "http://internal.example:{port}/",  # stub DNS: a name for a private address
+    "http://mixed.example:{port}/",  # stub DNS: one public and one loopback answer
+    "ftp://127.0.0.1:{port}/",
+    "file:///etc/passwd",
+    "gopher://127.0.0.1:{port}/_",
+    "javascript:alert(1)",
+    "http://user:pass@127.0.0.1:{port}/",
+    "http://example.com@127.0.0.1:{port}/",
+    "http://127.0.0.1:{port}#@example.com/",
+    "http://127.0.0.1:{port}\\@example.com/",
+    "http://１２７.０.０.１:{port}/",
+    "http:///nohost",
+]
+
+
+@pytest.fixture(autouse=True)
+def production_policy(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = False
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """Names under .example come from a table; everything else from the system resolver."""
+    real = destinations.resolve_addresses
+    table = {
+        "internal.example": [["10.1.2.3"]],
+        "mixed.example": [["93.184.216.34", "127.0.0.1"]],
+        "pinned.example": [["127.0.0.1"]],
+    }
+    lookups = []
+
+    def resolve(host, port):
+        lookups.append(host)
+        if host.endswith(".example"):
+            answers = table[host]
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+        return real(host, port)
+
+    monkeypatch.setattr(destinations, "resolve_addresses", resolve)
+    return table, lookups
+
+
+def test_the_table_has_at_least_25_hostile_destinations():
+    assert len(HOSTILE) >= 25
+
+
+@pytest.mark.parametrize("template", HOSTILE)
+def test_hostile_destination_is_refused_before_any_connection(template, receiver, dns):
+    url = template.format(port=receiver.port)
+
+    with pytest.raises(ValidationError):
+        validate_destination_url(url)
+    result = webhook_post(url=url, body=b"{}", msg_id="msg_1", secrets=[SECRET])
+
+    assert result.error_class == "DestinationRefused", result
+    assert not result.ok and not result.retryable
+    assert result.status_code is None
+    assert receiver.requests == []
+
+
+def test_dns_rebinding_is_refused_on_the_attempt_and_resolved_only_once(receiver, dns):
+    table, lookups = dns
+    table["rebind.example"] = [["93.184.216.34"], ["127.0.0.1"]]
+    url = f"http://rebind.example:{receiver.port}/"
+    validate_destination_url(url)  # the form saw a public address
+
+    result = webhook_post(url=url, body=b"{}", msg_id="msg_1", secrets=[SECRET])
+
+    assert result.error_class == "DestinationRefused"
+    assert lookups.count("rebind.example") == 2  # once at save, once for the attempt
+    assert receiver.requests == []
+
+
+def test_the_client_connects_to_the_address_it_checked_keeping_the_host_name(receiver, dns, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    _table, lookups = dns
+    result = webhook_post(
+        url=f"http://pinned.example:{receiver.port}/hook", body=b"{}", msg_id="m", secrets=[SECRET]
+    )
+    assert result.ok, result
+    assert lookups == ["pinned.example"]
+    assert receiver.requests[0].header("host") == f"pinned.example:{receiver.port}"
+
+
+def test_redirect_to_an_internal_address_is_not_followed(receiver, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    receiver.answers = [Answer(status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})]
+    result = webhook_post(url=receiver.url, body=b"{}", msg_id="m", secrets=[SECRET])
+    assert result.error_class == "Redirect" and "169.254.169.254" in result.error_message
+    assert len(receiver.requests) == 1
+
+
+def test_metadata_address_is_refused_even_when_private_destinations_are_allowed(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    result = webhook_post(url="http://169.254.169.254/", body=b"{}", msg_id="m", secrets=[SECRET])
+    assert result.error_class == "DestinationRefused"
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8"])
+def test_public_addresses_are_allowed(address):
+    assert destinations.address_is_public(address)
+
+
+def test_unresolvable_host_is_a_retryable_refusal(monkeypatch):
+    def fail(host, port):
+        raise socket.gaierror("Temporary failure in name resolution")
+
+    monkeypatch.setattr(destinations, "resolve_addresses", fail)
+    result = webhook_post(url="https://hooks.example.com/", body=b"{}", msg_id="m", secrets=[SECRET])
+    assert result.error_class == "DestinationUnresolvable" and result.retryable

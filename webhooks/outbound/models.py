@@ -1,0 +1,178 @@
+import json
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from leadengine.models import Workspace
+from leads.models import Campaign, Lead, LeadStatus, List
+
+from .destinations import DestinationRefused, destination_check
+from .retry import MAX_ATTEMPTS
+from .signing import secret_generate
+
+SECRET_ROTATION_OVERLAP = timedelta(hours=24)
+
+
+def validate_destination_url(url):
+    """The save-time half of the SSRF check (every attempt repeats it)."""
+    try:
+        destination_check(url)
+    except DestinationRefused as exc:
+        raise ValidationError(str(exc), code="destination_refused") from None
+
+
+class OutboundWebhook(models.Model):
+    """A "Send Data" trigger: where to POST which lead events, and how to sign them."""
+
+    class Trigger(models.TextChoices):
+        LEAD_STATUS_UPDATED = "lead_status_updated", "Lead Status Updated"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="outbound_webhooks")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    trigger = models.CharField(max_length=40, choices=Trigger.choices, default=Trigger.LEAD_STATUS_UPDATED)
+    url = models.URLField(
+        "destination URL", max_length=2000, validators=[validate_destination_url], help_text="http(s) only."
+    )
+    # Plain text because HMAC needs the secret itself; never listed, shown only on demand.
+    secret = models.CharField(max_length=100, default=secret_generate, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField("active", default=True)
+    disabled_reason = models.CharField(max_length=500, blank=True, default="", editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lists = models.ManyToManyField(List, blank=True, related_name="+", help_text="Only leads in these lists.")
+    campaigns = models.ManyToManyField(
+        Campaign, blank=True, related_name="+", help_text="Only leads in these campaigns."
+    )
+    statuses = models.JSONField(
+        "new statuses",
+        default=list,
+        blank=True,
+        help_text="Only changes to these statuses. Empty = every status.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workspace", "name"]
+        verbose_name = "outbound webhook"
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if self.is_active and self.disabled_reason:
+            # Re-activated by the operator: the old reason no longer applies.
+            self.disabled_reason, self.disabled_at = "", None
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "disabled_reason", "disabled_at"}
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        unknown = [status for status in self.statuses or [] if status not in LeadStatus.values]
+        if unknown:
+            raise ValidationError({"statuses": f"Unknown lead status: {', '.join(map(str, unknown))}."})
+
+    def signing_secrets(self, now=None):
+        """The secrets that sign now: the current one, plus the previous during its 24 h overlap."""
+        now = now or timezone.now()
+        if self.previous_secret and self.previous_secret_expires_at and self.previous_secret_expires_at > now:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+    def accepts_status(self, new_status):
+        # Lists and campaigns are filtered in SQL; a JSON "contains" is not portable to SQLite.
+        return not self.statuses or new_status in self.statuses
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def claimable(self, now):
+        """Due pending deliveries, and in-flight ones whose claim expired (worker died)."""
+        return self.filter(
+            models.Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            | models.Q(status=Delivery.Status.IN_FLIGHT, claimed_until__lt=now)
+        )
+
+
+class Delivery(models.Model):
+    """One event to one webhook: the exact bytes to send and where the sending stands."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_FLIGHT = "in_flight", "In flight"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(OutboundWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    # The event's id, sent as the Standard Webhooks `webhook-id` on every retry and redelivery.
+    event_id = models.CharField(max_length=64, editable=False)
+    event_type = models.CharField(max_length=60, default="lead.status_updated")
+    lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    payload = models.BinaryField(editable=False)
+    is_test = models.BooleanField("test", default=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    # Attempt number where the current retry budget started (moves on a manual redelivery).
+    budget_start = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "claimed_until"]),
+            models.Index(fields=["claim_token"]),
+            models.Index(fields=["webhook", "-created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "event_id"], name="unique_delivery_per_event"),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} → {self.webhook} ({self.get_status_display()})"
+
+    @property
+    def attempts_left(self):
+        return MAX_ATTEMPTS - (self.attempt_count - self.budget_start)
+
+    def payload_pretty(self):
+        try:
+            return json.dumps(json.loads(bytes(self.payload)), indent=2, ensure_ascii=False)
+        except ValueError:
+            return bytes(self.payload).decode("utf-8", errors="replace")
+
+
+class DeliveryAttempt(models.Model):
+    """One POST of a delivery, successful or not, as the operator sees it in the log."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_url = models.CharField(max_length=2000)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.TextField(blank=True, default="", help_text="First 4 KiB.")
+    error_class = models.CharField(max_length=100, blank=True, default="")
+    error_message = models.CharField(max_length=1000, blank=True, default="")
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self):
+        return f"Attempt {self.number} of delivery {self.delivery_id}"
+
+    @property
+    def succeeded(self):
+        return self.status_code is not None and 200 <= self.status_code < 300

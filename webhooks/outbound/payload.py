@@ -1,0 +1,153 @@
+"""The "Lead Status Updated" payload (PRODUCT.md §3, help article §2.3).
+
+Top-level keys are the article's, in its order, plus these documented extras:
+`event_id` (also the `webhook-id` header), `event_type` ("lead.status_updated"),
+`occurred_at` (ISO 8601 UTC) and `lead_id`.
+
+Built once per event, whatever the number of matching webhooks, with a fixed number of
+queries (prefetching), and serialized once: the bytes stored on each Delivery are the
+bytes every attempt sends and signs.
+"""
+
+import copy
+import json
+
+from django.db.models import Prefetch
+
+from leads.catalogue import DEFAULT_FIELDS
+from leads.models import CustomField, Lead, Message, isoformat_utc
+
+EVENT_TYPE = "lead.status_updated"
+
+
+def payload_serialize(payload):
+    """Compact UTF-8 JSON: the exact bytes that are stored, signed and sent."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _has_value(value):
+    return value not in (None, "", [], {})
+
+
+def lead_for_payload(lead_id):
+    """The lead with everything the payload and the webhook filters read (4 queries)."""
+    messages = Prefetch(
+        "messages", queryset=Message.objects.select_related("campaign").order_by("date", "id")
+    )
+    return (
+        Lead.objects.select_related("workspace")
+        .prefetch_related("campaigns", "lists", messages)
+        .get(pk=lead_id)
+    )
+
+
+def _campaign_name(lead, event_campaign, messages):
+    """The campaign the change happened in, else the lead's most recent one, else None."""
+    if event_campaign is not None:
+        return event_campaign.name
+    for message in reversed(messages):
+        if message.campaign_id:
+            return message.campaign.name
+    campaigns = sorted(lead.campaigns.all(), key=lambda campaign: (campaign.created_at, campaign.pk))
+    return campaigns[-1].name if campaigns else None
+
+
+def custom_fields_entries(lead, custom_field_keys):
+    entries = [
+        {"value": value, "key": spec.key}
+        for spec in DEFAULT_FIELDS
+        if _has_value(value := lead.field_value(spec.key))
+    ]
+    entries += [
+        {"value": value, "key": key}
+        for key in custom_field_keys
+        if _has_value(value := lead.custom_fields.get(key))
+    ]
+    return entries
+
+
+def lead_status_payload_build(*, event, lead):
+    """The payload dict for a LeadStatusChanged event; `lead` comes from lead_for_payload()."""
+    messages = list(lead.messages.all())
+    custom_field_keys = list(
+        CustomField.objects.filter(workspace_id=lead.workspace_id)
+        .order_by("key")
+        .values_list("key", flat=True)
+    )
+    payload = {
+        "event_id": str(event.event_id),
+        "event_type": EVENT_TYPE,
+        "occurred_at": isoformat_utc(event.occurred_at),
+        "lead_id": lead.pk,
+        "new_lead_status": event.new_status,
+        "previous_lead_status": event.previous_status,
+        "lead_name": lead.display_name,
+        "lead_email_address": lead.email or None,
+        "workspace_name": lead.workspace.name,
+        "campaign_name": _campaign_name(lead, event.campaign, messages),
+        "customFields": custom_fields_entries(lead, custom_field_keys),
+        "messages": [message.as_thread_entry() for message in messages],
+    }
+    return payload
+
+
+# The help article's §2.3 sample, sent by Send Test (with the workspace's real name).
+SAMPLE_PAYLOAD = {
+    "event_type": EVENT_TYPE,
+    "new_lead_status": "Needs Info",
+    "previous_lead_status": "Conversation",
+    "lead_name": "Elon Musk",
+    "lead_email_address": "elon@x.com",
+    "workspace_name": "My Default Workspace",
+    "campaign_name": "My Super Performing Campaign",
+    "customFields": [
+        {"value": "Elon Musk", "key": "name"},
+        {"value": "Elon", "key": "first_name"},
+        {"value": "Musk", "key": "last_name"},
+        {"value": "elon@gmail.com", "key": "personal_email"},
+        {"value": "elon@x.com", "key": "business_email"},
+        {"value": ["Prospect", "Cars", "Space"], "key": "tags"},
+        {"value": "2024-12-02T14:05:38Z", "key": "created_date"},
+        {"value": ["My Super Performing Campaign", "Newsletter"], "key": "campaigns"},
+        {"value": "Gmail", "key": "email_provider"},
+        {"value": 1, "key": "my_custom_number_field"},
+    ],
+    "messages": [
+        {
+            "angle": "Autogrow",
+            "framework": "Problem, Solution, Proof, CTA",
+            "test": "a",
+            "body": "Full body of the first threaded message.",
+            "tone": "Informal",
+            "from": {"name": "LeadEngineUser", "address": "user@leadengine.ai"},
+            "campaign_step": 1,
+            "word_limit": 225,
+            "type": "outbound",
+            "subject": "First message subject",
+            "to": {"name": "Elon Musk", "address": "elon@x.com"},
+            "date": "2025-05-06T08:58:10Z",
+        },
+        {
+            "body": "Full body of the message response",
+            "from": {"address": "elon@x.com", "name": "Elon Musk"},
+            "type": "inbound",
+            "subject": "Re: First message subject",
+            "to": {"address": "user@leadengine.ai", "name": "LeadEngineUser"},
+            "date": "2025-05-06T08:59:17Z",
+        },
+        {
+            "body": "Autoreply message body",
+            "from": {"address": "elon@x.com", "name": "Elon Musk"},
+            "type": "auto_reply",
+            "subject": "Auto: First message subject",
+            "to": {"name": "LeadEngineUser", "address": "user@leadengine.ai"},
+            "date": "2025-05-06T08:59:22Z",
+        },
+    ],
+}
+
+
+def sample_payload_build(*, workspace, event_id):
+    payload = copy.deepcopy(SAMPLE_PAYLOAD)
+    payload["workspace_name"] = workspace.name
+    return {"event_id": event_id, **payload}
