@@ -1,0 +1,151 @@
+"""Shared plumbing of the benchmark scripts: processes, the receiver, timing, the machine."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BENCH_DIR.parent
+PYTHON = sys.executable
+PEER_PYTHON = str(BENCH_DIR / ".venv-peer" / "bin" / "python")
+
+# Production configuration on this machine; the bench uses its own database and Redis dbs.
+BENCH_ENV = {
+    "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/le_bench"),
+    "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7"),
+    "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/8"),
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "WEBHOOK_ALLOW_PRIVATE_DESTINATIONS": "1",
+    "LEADENGINE_DATA_DIR": str(PROJECT_DIR / "var" / "bench"),
+    "LOG_LEVEL": "WARNING",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def machine():
+    arch = platform.processor() or platform.machine()
+    return f"{arch} · {os.cpu_count()} cores · Python {platform.python_version()}"
+
+
+def env_with(**extra):
+    env = dict(os.environ)
+    env.update(BENCH_ENV)
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def start(args, cwd=PROJECT_DIR, env=None, log=None):
+    return subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=env or env_with(),
+        stdout=open(log, "w") if log else subprocess.DEVNULL,  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process, sig=signal.SIGTERM):
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def receiver(port=8099):
+    process = start([PYTHON, str(BENCH_DIR / "receiver.py"), "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(f"{url}/stats", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    try:
+        yield Receiver(url)
+    finally:
+        stop(process)
+
+
+class Receiver:
+    def __init__(self, url):
+        self.url = url
+        self.hook_url = f"{url}/hook"
+
+    def reset(self):
+        requests.post(f"{self.url}/reset", timeout=5)
+
+    def stats(self, ids=False):
+        return requests.get(f"{self.url}/stats" + ("?ids=1" if ids else ""), timeout=30).json()
+
+    def wait_for(self, count, timeout=600):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            stats = self.stats()
+            if stats["count"] >= count:
+                return stats
+            time.sleep(0.2)
+        raise RuntimeError(f"receiver got {self.stats()['count']} of {count} within {timeout}s")
+
+
+def sign(secret_bytes, msg_id, timestamp, body):
+    """Standard Webhooks v1 signature (what our client sends), for the ceiling loop."""
+    digest = hmac.new(secret_bytes, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def ceiling_plain_session(receiver, bodies):
+    """One process posting the same signed bodies with a plain requests.Session loop."""
+    receiver.reset()
+    secret = os.urandom(24)
+    session = requests.Session()
+    started = time.perf_counter()
+    for index, body in enumerate(bodies):
+        msg_id = f"msg_{index}"
+        timestamp = str(int(time.time()))
+        session.post(
+            receiver.hook_url,
+            data=body,
+            headers={
+                "content-type": "application/json",
+                "webhook-id": msg_id,
+                "webhook-timestamp": timestamp,
+                "webhook-signature": sign(secret, msg_id, timestamp, body),
+            },
+            timeout=10,
+        )
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def manage(*args, env=None, cwd=PROJECT_DIR, python=PYTHON):
+    return subprocess.run(
+        [python, "manage.py", *args],
+        cwd=cwd,
+        env=env or env_with(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def ratio(value, reference):
+    return value / reference if reference else float("nan")
+
+
+def print_json_line(**figures):
+    print(json.dumps(figures, default=str))
