@@ -164,6 +164,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {}  # apps add their periodic tasks in their AppConfig.ready()
 
+# Fernet keys for secrets stored encrypted (leadengine/encryption.py), newest first.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
 # --- Webhooks -------------------------------------------------------------------------
 WEBHOOKS_BASE_URL = env.str("WEBHOOKS_BASE_URL", default="http://127.0.0.1:8000/webhooks").rstrip("/")
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from leadengine.encryption import EncryptedTextField
 from leadengine.models import Workspace
 from leads.models import Campaign, Lead, LeadStatus, List
 
@@ -36,9 +37,10 @@ class OutboundWebhook(models.Model):
     url = models.URLField(
         "destination URL", max_length=2000, validators=[validate_destination_url], help_text="http(s) only."
     )
-    # Plain text because HMAC needs the secret itself; never listed, shown only on demand.
-    secret = models.CharField(max_length=100, default=secret_generate, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
+    # Encrypted at rest (HMAC needs the secret itself, so it cannot be hashed); never listed,
+    # shown only on demand.
+    secret = EncryptedTextField(default=secret_generate, editable=False)
+    previous_secret = EncryptedTextField(blank=True, default="", editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField("active", default=True)
     disabled_reason = models.CharField(max_length=500, blank=True, default="", editable=False)
