@@ -1,0 +1,44 @@
+"""Schema post-processing: every operation documents the API's error body."""
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "example": "invalid"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {},
+                    "description": "Problems by field name (request body or query parameter).",
+                },
+            },
+            "required": ["code", "message", "fields"],
+        }
+    },
+    "required": ["error"],
+}
+
+ERRORS = {
+    "400": "Invalid request: `error.fields` names each problem.",
+    "401": "Not authenticated.",
+    "403": "Not allowed.",
+    "404": "Not found in your workspaces.",
+    "409": "Lost a race with a concurrent change; retry.",
+    "429": "Too many requests; see Retry-After.",
+}
+
+
+def document_error_responses(result, generator, request, public):
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"$ref": "#/components/schemas/Error"}
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERRORS.items():
+                responses.setdefault(
+                    status,
+                    {"description": description, "content": {"application/json": {"schema": reference}}},
+                )
+    return result

@@ -1,0 +1,108 @@
+from collections.abc import Mapping
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .scoping import caller_key_workspace_id, caller_workspace_ids, caller_workspaces, find_caller_workspace
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class WorkspaceField(serializers.Field):
+    """The object's workspace: its slug in responses; a slug or id on create.
+
+    The value is resolved by `WorkspaceOwnedSerializer` before the other fields, so
+    related ids can be checked against it.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            "Slug (or id) of the workspace. Required on create only for a signed-in user who "
+            "belongs to several workspaces; implied by an API key. Cannot change.",
+        )
+        super().__init__(**kwargs)
+
+    def to_representation(self, workspace):
+        return workspace.slug
+
+    def to_internal_value(self, data):
+        return self.parent.target_workspace
+
+
+class WorkspaceOwnedSerializer(serializers.ModelSerializer):
+    """Base of every serializer of a workspace-owned model.
+
+    `target_workspace` (the instance's workspace, or the one a create names or implies) is
+    known before field validation, so `WorkspaceRelatedField`s and other workspace-dependent
+    checks use it. On create it is saved as the object's workspace.
+    """
+
+    workspace = WorkspaceField()
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            self.target_workspace = self._resolve_target_workspace(data)
+        return super().to_internal_value(data)
+
+    def create(self, validated_data):
+        validated_data["workspace"] = self.target_workspace
+        return super().create(validated_data)
+
+    def _resolve_target_workspace(self, data):
+        request = self.context["request"]
+        reference = data.get("workspace")
+        if reference is not None and (isinstance(reference, bool) or not isinstance(reference, str | int)):
+            raise serializers.ValidationError({"workspace": ["Expected a workspace slug or id."]})
+        if self.instance is not None:
+            named = find_caller_workspace(request, reference) if reference not in (None, "") else None
+            if reference not in (None, "") and named != self.instance.workspace:
+                raise serializers.ValidationError(
+                    {"workspace": ["An object cannot move to another workspace."]}
+                )
+            return self.instance.workspace
+        if reference not in (None, ""):
+            workspace = find_caller_workspace(request, reference)
+            if workspace is None:
+                raise serializers.ValidationError({"workspace": [f"Workspace {reference!r} does not exist."]})
+            return workspace
+        return self._implied_workspace(request)
+
+    def _implied_workspace(self, request):
+        if caller_key_workspace_id(request) is not None:
+            return caller_workspaces(request).get()
+        workspaces = list(caller_workspaces(request)[:2])
+        if len(workspaces) == 1:
+            return workspaces[0]
+        problem = (
+            "This field is required: you belong to several workspaces."
+            if workspaces
+            else ("You belong to no workspace.")
+        )
+        raise serializers.ValidationError({"workspace": [problem]})
+
+
+class WorkspaceRelatedField(serializers.PrimaryKeyRelatedField):
+    """An id of another object, accepted only from the target workspace.
+
+    An id from another workspace reads "does not exist": the API never confirms that
+    another workspace's object exists, let alone links to it.
+    """
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        workspace = getattr(self.root, "target_workspace", None)
+        if workspace is not None:
+            return queryset.filter(workspace=workspace)
+        return queryset.filter(workspace__in=caller_workspace_ids(self.context["request"]))
+
+
+def unique_in_workspace(serializer, queryset, field, value):
+    """A 400 naming `field` when another object of the target workspace has `value`."""
+    others = queryset.filter(workspace=serializer.target_workspace, **{field: value})
+    if serializer.instance is not None:
+        others = others.exclude(pk=serializer.instance.pk)
+    if others.exists():
+        raise serializers.ValidationError(f"Another object of this workspace already has {field} {value!r}.")
+    return value
