@@ -46,6 +46,12 @@ class WorkspaceOwnedSerializer(serializers.ModelSerializer):
             self.target_workspace = self._resolve_target_workspace(data)
         return super().to_internal_value(data)
 
+    def get_validators(self):
+        # DRF derives unique-together validators from the model's constraints; they demand a
+        # `workspace` in every body. Uniqueness within the workspace is checked per field
+        # instead (`unique_in_workspace`), so only validators the Meta declares apply.
+        return list(getattr(self.Meta, "validators", []))
+
     def create(self, validated_data):
         validated_data["workspace"] = self.target_workspace
         return super().create(validated_data)
