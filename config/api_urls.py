@@ -8,6 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+import leadengine.api.schema  # noqa: F401  (registers the schema extension for API keys)
 from leads.api.views import (
     CampaignViewSet,
     CustomFieldViewSet,

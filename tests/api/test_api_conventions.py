@@ -5,7 +5,7 @@ import yaml
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +113,16 @@ def test_the_browsable_api_renders_for_a_signed_in_member(api, workspace):
 
     assert response.status_code == 200
     assert "Visible in HTML" in response.content.decode()
+
+
+def test_the_browsable_lead_form_offers_only_the_members_campaigns(api, workspace, other_workspace):
+    lead = LeadFactory(workspace=workspace)
+    CampaignFactory(workspace=workspace, name="Our campaign")
+    CampaignFactory(workspace=other_workspace, name="Their campaign")
+
+    response = api.get(f"/api/v1/leads/{lead.pk}/", HTTP_ACCEPT="text/html")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Our campaign" in html
+    assert "Their campaign" not in html

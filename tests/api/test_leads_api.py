@@ -155,7 +155,7 @@ def test_history_and_modified_date_are_read_only(api, workspace):
     assert lead.modified_date.year != 2020
 
 
-def test_put_replaces_the_writable_fields(api, workspace):
+def test_put_updates_the_fields_sent(api, workspace):
     lead = LeadFactory(workspace=workspace, city="Oslo")
 
     response = api.put(detail(lead), {"name": "Renamed", "business_email": "new@example.com"}, format="json")
