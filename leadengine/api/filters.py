@@ -1,7 +1,7 @@
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
 
-from .scoping import find_caller_workspace
+from .scoping import DECIMAL_ID, find_caller_workspace
 
 
 def query_parameter(name, description, schema_type="string", **schema):
@@ -20,7 +20,7 @@ def integer_query_value(request, name):
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not DECIMAL_ID.fullmatch(raw):
         raise ValidationError({name: [f"Expected an id (a positive integer), got {raw!r}."]})
     return int(raw)
 

@@ -45,7 +45,9 @@ ERRORS = {
     "401": "Not authenticated.",
     "403": "Not allowed.",
     "404": "Not found in your workspaces.",
+    "405": "Method not allowed.",
     "409": "Lost a race with a concurrent change; retry.",
+    "415": "Unsupported media type: send JSON.",
     "429": "Too many requests; see Retry-After.",
 }
 

@@ -5,7 +5,12 @@ An API-key request is scoped to the key's workspace (the key authentication clas
 workspaces they belong to; a superuser to all of them.
 """
 
+import re
+
 from leadengine.models import Workspace
+
+# ASCII digits only: str.isdigit() accepts "³", which int() refuses. 18 digits fit a bigint.
+DECIMAL_ID = re.compile(r"[0-9]{1,18}")
 
 
 def caller_key_workspace_id(request):
@@ -42,6 +47,6 @@ def find_caller_workspace(request, reference):
     workspaces = caller_workspaces(request)
     reference = str(reference).strip()
     found = workspaces.filter(slug=reference).first()
-    if found is None and reference.isdigit() and len(reference) < 19:
+    if found is None and DECIMAL_ID.fullmatch(reference):
         found = workspaces.filter(id=int(reference)).first()
     return found

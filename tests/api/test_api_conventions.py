@@ -3,8 +3,10 @@
 import pytest
 import yaml
 from django.core.management import call_command
+from django.db import IntegrityError
 from rest_framework.test import APIClient
 
+from leadengine.api.errors import api_exception_handler
 from tests.factories import CampaignFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +47,13 @@ def test_malformed_json_is_a_parse_error(api):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_a_lost_uniqueness_race_is_a_409_the_caller_can_retry():
+    response = api_exception_handler(IntegrityError("duplicate key value"), {})
+
+    assert response.status_code == 409
+    assert response.data["error"]["code"] == "conflict"
 
 
 def test_lists_are_paginated_with_a_page_size_capped_at_200(api, workspace):

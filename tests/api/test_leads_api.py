@@ -302,7 +302,10 @@ class TestListFilters:
 
         assert self.names(api, {"status": "Hard Bounce"}) == {"Alan Turing"}
 
-    @pytest.mark.parametrize("parameter, value", [("status", "Hot"), ("list", "abc"), ("campaign", "-1")])
+    @pytest.mark.parametrize(
+        "parameter, value",
+        [("status", "Hot"), ("list", "abc"), ("campaign", "-1"), ("list", "³"), ("campaign", "9" * 30)],
+    )
     def test_a_malformed_filter_is_a_400_naming_it(self, api, parameter, value):
         response = api.get(LEADS, {parameter: value})
 
@@ -332,6 +335,12 @@ class TestWorkspaceResolution:
         response = signed_in(member).get(LEADS, {"workspace": "globex"})
 
         assert [lead["name"] for lead in response.json()["results"]] == ["In globex"]
+
+    def test_a_workspace_reference_that_is_not_ascii_digits_is_not_found(self, api):
+        response = api.post(LEADS, {"name": "X", "workspace": "³"}, format="json")
+
+        assert response.status_code == 400
+        assert "does not exist" in response.json()["error"]["fields"]["workspace"][0]
 
     def test_a_lead_cannot_move_to_another_workspace(self, member, workspace, other_workspace):
         MembershipFactory(workspace=other_workspace, user=member)
