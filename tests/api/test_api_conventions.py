@@ -135,3 +135,10 @@ def test_the_browsable_lead_form_offers_only_the_members_campaigns(api, workspac
     assert response.status_code == 200
     assert "Our campaign" in html
     assert "Their campaign" not in html
+
+
+def test_the_api_root_links_every_resource(api):
+    response = api.get("/api/v1/")
+
+    assert response.status_code == 200
+    assert {"leads", "campaigns", "lists", "custom-fields", "fields"} <= set(response.json())
