@@ -57,36 +57,35 @@ class WorkspaceOwnedSerializer(serializers.ModelSerializer):
         return super().create(validated_data)
 
     def _resolve_target_workspace(self, data):
-        request = self.context["request"]
         reference = data.get("workspace")
-        if reference is not None and (isinstance(reference, bool) or not isinstance(reference, str | int)):
-            raise serializers.ValidationError({"workspace": ["Expected a workspace slug or id."]})
+        if reference in (None, ""):
+            return self.instance.workspace if self.instance is not None else self._implied_workspace()
+        if isinstance(reference, bool) or not isinstance(reference, str | int):
+            raise _workspace_error("Expected a workspace slug or id.")
+        named = find_caller_workspace(self.context["request"], reference)
         if self.instance is not None:
-            named = find_caller_workspace(request, reference) if reference not in (None, "") else None
-            if reference not in (None, "") and named != self.instance.workspace:
-                raise serializers.ValidationError(
-                    {"workspace": ["An object cannot move to another workspace."]}
-                )
+            if named != self.instance.workspace:
+                raise _workspace_error("An object cannot move to another workspace.")
             return self.instance.workspace
-        if reference not in (None, ""):
-            workspace = find_caller_workspace(request, reference)
-            if workspace is None:
-                raise serializers.ValidationError({"workspace": [f"Workspace {reference!r} does not exist."]})
-            return workspace
-        return self._implied_workspace(request)
+        if named is None:
+            raise _workspace_error(f"Workspace {reference!r} does not exist.")
+        return named
 
-    def _implied_workspace(self, request):
+    def _implied_workspace(self):
+        """An API key's workspace, or a signed-in user's only workspace."""
+        request = self.context["request"]
         if caller_key_workspace_id(request) is not None:
             return caller_workspaces(request).get()
         workspaces = list(caller_workspaces(request)[:2])
         if len(workspaces) == 1:
             return workspaces[0]
-        problem = (
-            "This field is required: you belong to several workspaces."
-            if workspaces
-            else ("You belong to no workspace.")
-        )
-        raise serializers.ValidationError({"workspace": [problem]})
+        if workspaces:
+            raise _workspace_error("This field is required: you belong to several workspaces.")
+        raise _workspace_error("You belong to no workspace.")
+
+
+def _workspace_error(message):
+    return serializers.ValidationError({"workspace": [message]})
 
 
 class WorkspaceRelatedField(serializers.PrimaryKeyRelatedField):
