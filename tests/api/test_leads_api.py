@@ -2,9 +2,13 @@ import datetime
 
 import pytest
 from django.db import transaction
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
+from leads.api.serializers import LeadSerializer
 from leads.events import lead_status_changed
 from leads.models import Lead
+from leads.services import lead_set_status
 from tests.factories import (
     CampaignFactory,
     CustomFieldFactory,
@@ -365,3 +369,19 @@ class TestWorkspaceResolution:
 
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_an_update_never_overwrites_a_status_changed_since_the_lead_was_read(member, workspace):
+    """The API writes only the fields sent, so a stale copy cannot revert a concurrent change."""
+    lead = LeadFactory(workspace=workspace)
+    stale_copy = Lead.objects.get(pk=lead.pk)
+    lead_set_status(lead=lead, status="Opportunity")
+    request = Request(APIRequestFactory().patch("/"))
+    request.user = member
+
+    serializer = LeadSerializer(stale_copy, data={"city": "Lyon"}, partial=True, context={"request": request})
+    assert serializer.is_valid(), serializer.errors
+    serializer.save()
+
+    lead.refresh_from_db()
+    assert (lead.city, lead.lead_status) == ("Lyon", "Opportunity")
