@@ -5,6 +5,7 @@ names the variable. The defaults are the embedded default (SQLite + kombu's file
 broker), so a fresh clone runs with nothing configured.
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -82,6 +83,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served by us: no CDN needed
     "leadengine",
     "leads",
     "webhooks",
@@ -207,13 +210,52 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 LOGIN_URL = "admin:login"
 
+# --- REST API (/api/v1/, schema at /api/schema/, docs at /api/docs/) -------------------
+_THROTTLE_RATE = r"^[1-9][0-9]*/(second|minute|hour|day)$"
+
+
+def env_rate(name, default):
+    rate = env.str(name, default=default).strip()
+    if not re.match(_THROTTLE_RATE, rate):
+        raise ImproperlyConfigured(
+            f"{name}: expected a rate like 600/minute (second|minute|hour|day), got {rate!r}"
+        )
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "leadengine.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_PERMISSION_CLASSES": ["leadengine.api.permissions.IsWorkspaceCaller"],
+    "DEFAULT_PAGINATION_CLASS": "leadengine.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
+    "EXCEPTION_HANDLER": "leadengine.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Counted in the default cache (CACHE_URL: Redis in production, shared by every web process).
+    # The API's base viewset applies them; see leadengine/api/throttling.py.
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_rate("API_THROTTLE_USER_RATE", "1200/minute"),
+        "anon": env_rate("API_THROTTLE_ANON_RATE", "60/minute"),
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LeadEngine API",
+    "DESCRIPTION": "Leads, campaigns, lists and fields of your workspaces. "
+    "Authenticate with an API key (Authorization: Bearer) or a session.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",  # tags and operation ids per resource: leads_list, ...
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "leadengine.api.schema.document_error_responses",
+    ],
 }
 
 # --- Production hardening (manage.py check --deploy is clean with DEBUG off) ----------

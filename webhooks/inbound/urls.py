@@ -5,6 +5,7 @@ from .views import InboundWebhookView
 app_name = "inbound"
 
 urlpatterns = [
-    # Trailing slash optional: senders paste the URL as shown, with or without one.
-    re_path(r"^(?P<public_id>[A-Za-z0-9_-]{1,200})/?$", InboundWebhookView.as_view(), name="receive"),
+    # Trailing slash optional: senders paste the URL as shown, with or without one. Any
+    # segment reaches the view, so a mistyped id is a JSON 404, never Django's HTML page.
+    re_path(r"^(?P<public_id>[^/]+)/?$", InboundWebhookView.as_view(), name="receive"),
 ]

@@ -16,11 +16,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import TooManyFieldsSent
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
 
 from leadengine.authentication import ApiKeyAuthentication
 from leadengine.models import ApiKey
@@ -54,6 +56,66 @@ class AlwaysJSON(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+RECORD_RESULT = {
+    "type": "object",
+    "properties": {
+        "lead_id": {"type": "integer"},
+        "created": {"type": "boolean"},
+        "missing_paths": {"type": "array", "items": {"type": "string"}},
+        "unmapped_keys": {"type": "array", "items": {"type": "string"}},
+    },
+}
+ERROR = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "additionalProperties": True,
+}
+
+
+def _error(description):
+    return OpenApiResponse(response=ERROR, description=description)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="inbound_webhook_receive",
+        summary="Receive Data: create or update leads",
+        description=(
+            "Public endpoint of an inbound webhook (`POST /webhooks/<id>`, trailing slash optional). "
+            "A JSON object is one lead; a JSON array is a batch of up to 1,000. Form-encoded bodies "
+            "are accepted too. Fields are mapped by the webhook's mapping and upserted by its "
+            "dedupe field."
+        ),
+        tags=["inbound webhooks"],
+        request={
+            "application/json": {
+                "oneOf": [
+                    {"type": "object", "additionalProperties": True},
+                    {
+                        "type": "array",
+                        "maxItems": 1000,
+                        "items": {"type": "object", "additionalProperties": True},
+                    },
+                ]
+            },
+            "application/x-www-form-urlencoded": {"type": "object", "additionalProperties": True},
+        },
+        responses={
+            201: OpenApiResponse(response=RECORD_RESULT, description="Lead created."),
+            200: OpenApiResponse(
+                response={"oneOf": [RECORD_RESULT, {"type": "object", "additionalProperties": True}]},
+                description="Lead updated (object), or one result per record (batch).",
+            ),
+            400: _error("Empty body or malformed JSON/form."),
+            401: _error("Missing, malformed, revoked or other-workspace API key."),
+            404: _error("Unknown or inactive webhook id."),
+            413: _error("Body over 1 MiB or batch over 1,000 records."),
+            415: _error("Unsupported content type."),
+            422: _error("A record failed validation; names the field and path."),
+            429: _error("Rate limit of this webhook exceeded; see Retry-After."),
+        },
+    )
+)
 class InboundWebhookView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     renderer_classes = [JSONRenderer]
@@ -237,6 +299,11 @@ class InboundWebhookView(APIView):
                     f"Record {index} of the batch is not a JSON object. Nothing was saved.",
                     errors=[{"field": None, "path": str(index), "message": "not a JSON object"}],
                 )
+
+    def get_exception_handler(self):
+        # The public endpoint keeps its documented flat {"detail", "code", ...} body for every
+        # error, auth included, rather than the REST API's {"error": {...}} envelope.
+        return drf_exception_handler
 
     def handle_exception(self, exc):
         if isinstance(exc, exceptions.APIException):

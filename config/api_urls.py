@@ -1,0 +1,33 @@
+"""The REST API: `/api/v1/` (browsable), the OpenAPI schema and its docs page.
+
+Adding a resource: a serializer deriving `leadengine.api.serializers.WorkspaceOwnedSerializer`,
+a viewset deriving `leadengine.api.viewsets.WorkspaceScopedViewSet`, and one line below.
+"""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+import leadengine.api.schema  # noqa: F401  (registers the schema extension for API keys)
+from leads.api.views import (
+    CampaignViewSet,
+    CustomFieldViewSet,
+    FieldCatalogueViewSet,
+    LeadViewSet,
+    ListViewSet,
+)
+
+router = DefaultRouter()
+router.register("leads", LeadViewSet, basename="lead")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("lists", ListViewSet, basename="list")
+router.register("custom-fields", CustomFieldViewSet, basename="custom-field")
+router.register("fields", FieldCatalogueViewSet, basename="field")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("auth/", include("rest_framework.urls")),
+]

@@ -1,0 +1,66 @@
+"""What the OpenAPI schema says beyond what drf-spectacular infers.
+
+Imported by `config/api_urls.py` so the extension below is registered before any schema
+is generated.
+"""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Bearer <key>` once the API key class exists."""
+
+    # A string, and optional: the class arrives with the API keys work; until then this
+    # extension matches nothing (and does not warn), afterwards no manual step is needed.
+    target_class = "leadengine.authentication.ApiKeyAuthentication"
+    optional = True
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A workspace API key."}
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "example": "invalid"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {},
+                    "description": "Problems by field name (request body or query parameter).",
+                },
+            },
+            "required": ["code", "message", "fields"],
+        }
+    },
+    "required": ["error"],
+}
+
+ERRORS = {
+    "400": "Invalid request: `error.fields` names each problem.",
+    "401": "Not authenticated.",
+    "403": "Not allowed.",
+    "404": "Not found in your workspaces.",
+    "405": "Method not allowed.",
+    "409": "Lost a race with a concurrent change; retry.",
+    "415": "Unsupported media type: send JSON.",
+    "429": "Too many requests; see Retry-After.",
+}
+
+
+def document_error_responses(result, generator, request, public):
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"$ref": "#/components/schemas/Error"}
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERRORS.items():
+                responses.setdefault(
+                    status,
+                    {"description": description, "content": {"application/json": {"schema": reference}}},
+                )
+    return result

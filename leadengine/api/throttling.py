@@ -1,0 +1,38 @@
+"""Per-caller request rates for the REST API, counted in the default cache (Redis in production).
+
+DRF's throttles copy the rates at import time; these read them per request, so the rates
+in `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]` (from the environment) always apply.
+They are set on the API's base viewset rather than globally: inbound webhooks have their
+own per-webhook limit and must not be throttled per IP like anonymous API calls.
+"""
+
+from rest_framework import throttling
+from rest_framework.settings import api_settings
+
+from .scoping import caller_key_workspace_id
+
+
+class _RatesFromSettings:
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
+
+class UserRateThrottle(_RatesFromSettings, throttling.UserRateThrottle):
+    """One budget per signed-in user, or per API key."""
+
+    def get_cache_key(self, request, view):
+        if caller_key_workspace_id(request) is not None:
+            return self.cache_format % {"scope": self.scope, "ident": f"key-{request.auth.pk}"}
+        return super().get_cache_key(request, view)
+
+
+class AnonRateThrottle(_RatesFromSettings, throttling.AnonRateThrottle):
+    """Unauthenticated calls (which are refused anyway) are limited per client IP."""
+
+    def get_cache_key(self, request, view):
+        if caller_key_workspace_id(request) is not None:
+            return None
+        return super().get_cache_key(request, view)
+
+
+API_THROTTLE_CLASSES = [UserRateThrottle, AnonRateThrottle]

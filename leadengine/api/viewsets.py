@@ -1,0 +1,25 @@
+from rest_framework import viewsets
+
+from .filters import WorkspaceFilter
+from .scoping import caller_workspace_ids
+from .throttling import API_THROTTLE_CLASSES
+
+
+class WorkspaceScopedMixin:
+    """Every queryset of the view limited to the caller's workspaces.
+
+    `workspace_path` is the ORM path from the model to its workspace. An object of another
+    workspace is simply not found: detail URLs answer 404, lists leave it out.
+    """
+
+    workspace_path = "workspace"
+    filter_backends = [WorkspaceFilter]
+    throttle_classes = API_THROTTLE_CLASSES
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return queryset.filter(**{f"{self.workspace_path}__in": caller_workspace_ids(self.request)})
+
+
+class WorkspaceScopedViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
+    """CRUD for a workspace-owned model; pair it with a `WorkspaceOwnedSerializer`."""
