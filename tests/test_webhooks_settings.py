@@ -253,3 +253,10 @@ def test_redeliver_of_another_workspaces_delivery_is_404(operator_client):
 
     foreign.refresh_from_db()
     assert response.status_code == 404 and foreign.status == Delivery.Status.FAILED
+
+
+def test_an_operator_sees_the_workspace_models_on_the_index(operator_client):
+    app_list = operator_client.get(reverse("admin:index")).context["app_list"]
+
+    names = {model["object_name"] for app in app_list for model in app["models"]}
+    assert {"Lead", "OutboundWebhook", "InboundWebhook", "Delivery", "ApiKey"} <= names

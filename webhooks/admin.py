@@ -46,6 +46,7 @@ class LeadDeliveryInline(WorkspaceScopedInline, admin.TabularInline):
     fk_name = "lead"
     extra = 0
     can_delete = False
+    classes = ["le-deliveries"]
     verbose_name = "webhook delivery"
     verbose_name_plural = "Webhook deliveries caused by status changes"
     fields = ["delivery_link", "webhook", "event", "status_column", "http", "attempt_count", "next_attempt"]
