@@ -6,17 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.conftest import PROJECT_DIR
 from tests.factories import USER_PASSWORD, WorkspaceFactory, operator_of
 from webhooks.outbound.receiver import WebhookReceiver
-
-# Playwright's sync API runs an asyncio event loop in the test's thread, so Django sees a
-# "running event loop" and refuses ORM calls (SynchronousOnlyOperation) in the test body.
-# Nothing here is async: the ORM calls are ordinary blocking calls in a plain thread.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
@@ -42,15 +36,28 @@ def chromium_path():
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    # One browser for the session (launching costs ~1-2 s); each test gets a fresh context.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
+    """One browser per module (launching costs ~1-2 s); each test gets a fresh context."""
+    # Playwright's sync API runs an asyncio event loop in the test's thread, so Django sees a
+    # "running event loop" and refuses ORM calls (SynchronousOnlyOperation) in the test body.
+    # Nothing here is async: the ORM calls are ordinary blocking calls in a plain thread.
+    # Set only while Playwright runs (module scope), so the rest of the suite, and the
+    # subprocesses it starts (`check --deploy` warns about it), keep the protection.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
