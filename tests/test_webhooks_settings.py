@@ -260,3 +260,23 @@ def test_an_operator_sees_the_workspace_models_on_the_index(operator_client):
 
     names = {model["object_name"] for app in app_list for model in app["models"]}
     assert {"Lead", "OutboundWebhook", "InboundWebhook", "Delivery", "ApiKey"} <= names
+
+
+def test_saving_a_new_trigger_returns_to_settings_webhooks(operator_client, workspace, monkeypatch):
+    from webhooks.outbound import destinations
+
+    monkeypatch.setattr(destinations, "resolve_addresses", lambda host, port: ["93.184.216.34"])
+    response = operator_client.post(
+        reverse("admin:outbound_outboundwebhook_add"),
+        {
+            "name": "Zapier",
+            "description": "",
+            "trigger": "lead_status_updated",
+            "url": "https://hooks.example.com/1",
+            "workspace": workspace.pk,
+            "is_active": "on",
+        },
+    )
+
+    assert response.status_code == 302 and response["Location"] == f"{SETTINGS_URL}?kind=send"
+    assert OutboundWebhook.objects.filter(name="Zapier", workspace=workspace).exists()

@@ -7,6 +7,7 @@ import json
 
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -21,6 +22,13 @@ from .outbound.models import Delivery, OutboundWebhook
 
 class OutboundWebhookWithSettingsAdmin(OutboundWebhookAdmin):
     """The Send Data admin, plus the Settings ▸ Webhooks page (an admin URL needs a ModelAdmin)."""
+
+    change_form_template = "admin/outbound/outboundwebhook/change_form.html"
+
+    def response_post_save_add(self, request, obj):
+        return redirect(reverse("admin:webhooks_settings") + "?kind=send")
+
+    response_post_save_change = response_post_save_add
 
     def get_urls(self):
         settings_view = self.admin_site.admin_view(lambda request: webhooks_settings_view(self, request))

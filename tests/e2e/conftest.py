@@ -67,6 +67,7 @@ def page(browser, live_server, settings):
     settings.WEBHOOKS_BASE_URL = f"{live_server.url}/webhooks"
     context = browser.new_context(viewport=VIEWPORT, base_url=live_server.url)
     context.set_default_timeout(TIMEOUT_MS)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])  # the Copy buttons
     # The admin's navigation sidebar starts collapsed, so screenshots show the content.
     context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
     page = context.new_page()

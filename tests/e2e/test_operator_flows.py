@@ -114,6 +114,9 @@ def test_operator_maps_a_captured_sample_and_the_next_post_creates_the_lead(
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
     url = page.input_value("#webhook-url")
+    page.click("button[data-copy-target=webhook-url]")
+    page.wait_for_selector("button[data-copy-target=webhook-url]:text-is('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == url
     page.check("#id_capture_next")
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -164,6 +165,12 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             ("Sample", {"fields": ["capture_next", "sample_paths", "tools"]}),
             ("Recent requests", {"fields": ["recent_requests"]}),
         ]
+
+    def response_post_save_add(self, request, obj):
+        # Back to Settings ▸ Webhooks (umbrella app's page, found by URL name), not the model list.
+        return redirect(reverse("admin:webhooks_settings") + "?kind=receive")
+
+    response_post_save_change = response_post_save_add
 
     def get_changeform_initial_data(self, request):
         ids = user_workspace_ids(request)
