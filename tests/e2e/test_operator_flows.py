@@ -76,8 +76,10 @@ def test_operator_adds_a_trigger_and_send_test_shows_the_2xx_result(logged_in, r
 
 def test_a_status_change_in_the_admin_is_delivered_signed_and_logged(logged_in, workspace, receiver, worker):
     page = logged_in
+    lead = LeadFactory(workspace=workspace, name="Ada Lovelace", first_name="Ada", last_name="Lovelace")
+    with transaction.atomic():
+        lead_set_status(lead=lead, status=LeadStatus.FOLLOW_UP)  # before the trigger exists: no delivery
     webhook = trigger(workspace, receiver.url)
-    lead = LeadFactory(workspace=workspace, name="Ada Lovelace")
 
     page.goto(f"/admin/leads/lead/{lead.pk}/change/")
     page.select_option("#id_lead_status", LeadStatus.OPPORTUNITY)
@@ -90,10 +92,12 @@ def test_a_status_change_in_the_admin_is_delivered_signed_and_logged(logged_in, 
     assert verified["new_lead_status"] == "Opportunity" and verified["lead_name"] == "Ada Lovelace"
     reload_until(page, "#webhook_deliveries-group .le-badge:text-is('Succeeded')")
     section = page.locator("#webhook_deliveries-group")
-    assert "no status → Opportunity" in section.inner_text()
-    assert "Opportunity" in page.inner_text(".field-status_history")
+    assert "Follow Up → Opportunity" in section.inner_text()
+    assert page.inner_text(".le-status-history tbody").split()[:1] == ["Opportunity"]  # newest first
+    assert "Follow Up" in page.inner_text(".le-status-history tbody")
+    screenshot(page, "lead")  # the status and its history, at the top
     section.scroll_into_view_if_needed()
-    screenshot(page, "lead")
+    screenshot(page, "lead-deliveries")
 
     section.locator("a", has_text=":").first.click()  # the delivery's timestamp links to it
     page.wait_for_selector(".field-attempt_log")
@@ -214,6 +218,8 @@ def test_a_failing_receiver_shows_the_retry_and_a_redeliver_click_succeeds(
     page.locator("tr.le-row td a", has_text="CRM sync").first.click()
     recent = page.locator("#le-recent-deliveries")
     assert "Retrying" in recent.inner_text() and "next attempt at" in recent.inner_text()
+    page.locator("fieldset", has=recent).scroll_into_view_if_needed()
+    screenshot(page, "outbound-webhook-retrying")
     page.click("a:text-is('All deliveries of this webhook')")
     assert "next attempt at" in page.inner_text("#result_list")
     screenshot(page, "deliveries")
