@@ -27,7 +27,9 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
     # Members of a workspace operate it without per-model Django permissions.
     def _is_operator(self, request):
         user = request.user
-        return user.is_active and user.is_staff and (user.is_superuser or user_workspace_ids(request))
+        # bool(): the admin index keeps a model only if a permission `is True`; a non-empty
+        # set of ids is truthy but not True, and hid every model from operators.
+        return bool(user.is_active and user.is_staff and (user.is_superuser or user_workspace_ids(request)))
 
     def has_module_permission(self, request):
         return self._is_operator(request)

@@ -145,13 +145,18 @@ class LeadAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Status history")
     def status_history(self, obj):
         if not obj.lead_status_history:
-            return "—"
+            return "No status change yet."
+        # Newest first; each entry is {value, changed_at (ISO 8601 UTC)}, kept by the status service.
         return format_html(
-            "<ol>{}</ol>",
+            '<table class="le-table le-status-history"><thead><tr><th>Status</th><th>Changed (UTC)</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
             format_html_join(
                 "",
-                "<li>{} <small>({})</small></li>",
-                ((entry["value"], entry["changed_at"]) for entry in reversed(obj.lead_status_history)),
+                '<tr><td><span class="le-badge le-blue">{}</span></td><td>{}</td></tr>',
+                (
+                    (entry["value"], entry["changed_at"].replace("T", " ").removesuffix("Z"))
+                    for entry in reversed(obj.lead_status_history)
+                ),
             ),
         )
 

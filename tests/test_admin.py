@@ -133,6 +133,7 @@ def _lead_form_data(lead, **changes):
             )
         },
         **_empty_inline("messages"),
+        **_empty_inline("webhook_deliveries"),
     }
     data.update(changes)
     return data

@@ -97,7 +97,7 @@ def test_a_webhook_failing_for_five_days_is_disabled_with_the_reason(workspace):
 def test_seeding_the_demo_creates_one_webhook_to_the_local_receiver_idempotently():
     seed_demo(lead_count=3)
     seed_demo(lead_count=3)
-    webhook = OutboundWebhook.objects.get()
+    webhook = OutboundWebhook.objects.get(name="Local receiver (demo)")
     assert webhook.url == "http://127.0.0.1:8001/" and webhook.workspace.slug == "demo"
 
 

@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 from django import forms
@@ -5,9 +6,11 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline, user_workspace_ids
 from leads.models import CustomField
@@ -23,6 +26,7 @@ from .models import (
 )
 from .services import lead_preview, mappings_suggest
 
+RECENT_REQUESTS = 10
 ARTICLE_SAMPLE = {
     "first_name": "Lead",
     "last_name": "Engine",
@@ -141,7 +145,8 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         return obj.last_request_at or "—"
 
     def get_fieldsets(self, request, obj=None):
-        main = ["workspace", "name", "description", "target_list", "dedupe_field", "is_active"]
+        # The help article's order: name, description, list, then the mapping (the inline).
+        main = ["name", "description", "target_list", "workspace", "dedupe_field", "is_active"]
         if obj is None:
             suggested = ", ".join(f"{path}→{field}" for field, path in SUGGESTED_MAPPINGS)
             return [
@@ -158,10 +163,22 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         return [
             (None, {"fields": ["webhook_url", *main]}),
             ("Sample", {"fields": ["capture_next", "sample_paths", "tools"]}),
+            ("Recent requests", {"fields": ["recent_requests"]}),
         ]
 
+    def response_post_save_add(self, request, obj):
+        # Back to Settings ▸ Webhooks (umbrella app's page, found by URL name), not the model list.
+        return redirect(reverse("admin:webhooks_settings") + "?kind=receive")
+
+    response_post_save_change = response_post_save_add
+
+    def get_changeform_initial_data(self, request):
+        ids = user_workspace_ids(request)
+        initial = {"workspace": next(iter(ids))} if len(ids) == 1 else {}
+        return {**initial, **super().get_changeform_initial_data(request)}
+
     def get_readonly_fields(self, request, obj=None):
-        return ["webhook_url", "sample_paths", "tools"] if obj else []
+        return ["webhook_url", "sample_paths", "tools", "recent_requests"] if obj else []
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -191,12 +208,15 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             return "The sample can't be read."
         table = format_html_join(
             "",
-            "<tr><td><code>{}</code></td><td>{}</td></tr>",
-            ((path, _example(value)) for path, value in rows),
+            '<tr><td><code>{}</code></td><td>{}</td><td><button type="button" class="button" '
+            'data-map-path="{}">Map ↓</button></td></tr>',
+            ((path, _example(value), path) for path, value in rows),
         )
         return format_html(
-            "<div class='help'>Captured {} ({}). Copy a path into a mapping row.</div>"
-            "<table><thead><tr><th>Source path</th><th>Example value</th></tr></thead>"
+            "<div class='help'>Captured {} ({}). “Map ↓” puts a path into an empty mapping row below; "
+            "then choose its LeadEngine field.</div>"
+            "<table class='le-table' id='le-sample-paths'><thead><tr><th>Source path</th>"
+            "<th>Example value</th><th></th></tr></thead>"
             "<tbody>{}</tbody></table>",
             obj.sample_captured_at,
             obj.sample_content_type or "unknown type",
@@ -212,6 +232,37 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             '<a class="button" href="{}">Request log</a>',
             preview,
             log,
+        )
+
+    @admin.display(description="Recent requests")
+    def recent_requests(self, obj):
+        requests = list(obj.requests.all()[:RECENT_REQUESTS])
+        if not requests:
+            return mark_safe(
+                '<p class="le-empty">No requests yet. POST a lead to the URL above with an API key; '
+                "every request, accepted or not, is logged here.</p>"
+            )
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:inbound_inboundrequest_change", args=[request_row.pk]),
+                    f"{request_row.received_at:%Y-%m-%d %H:%M:%S}",
+                    status_code_badge(request_row.status_code),
+                    request_row.api_key_prefix or "—",
+                    _outcome(request_row),
+                )
+                for request_row in requests
+            ),
+        )
+        return format_html(
+            '<table class="le-table" id="le-recent-requests"><thead><tr><th>Received (UTC)</th>'
+            "<th>Result</th><th>Key</th><th>Outcome</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}?webhook__id__exact={}">All requests of this webhook</a></p>',
+            rows,
+            reverse("admin:inbound_inboundrequest_changelist"),
+            obj.pk,
         )
 
     def save_related(self, request, form, formsets, change):
@@ -262,6 +313,29 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         return TemplateResponse(request, "admin/inbound/preview.html", context)
 
 
+def status_code_badge(code):
+    colour = "green" if code < 400 else ("amber" if code == 429 else "red")
+    return format_html('<span class="le-badge le-{}">HTTP {}</span>', colour, code)
+
+
+def _outcome(request_row):
+    response = request_row.response if isinstance(request_row.response, dict) else {}
+    if "lead_id" in response:
+        verb = "created" if response.get("created") else "updated"
+        return format_html(
+            'Lead <a href="{}">#{}</a> {}',
+            reverse("admin:leads_lead_change", args=[response["lead_id"]]),
+            response["lead_id"],
+            verb,
+        )
+    if "results" in response:
+        return (
+            f"Batch: {response.get('created', 0)} created, {response.get('updated', 0)} updated, "
+            f"{response.get('failed', 0)} failed"
+        )
+    return response.get("detail", "")
+
+
 def _example(value):
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
     return text if len(text) <= 80 else text[:79] + "…"
@@ -286,7 +360,7 @@ def _preview_rows(preview):
 class InboundRequestAdmin(WorkspaceScopedAdmin):
     """The request log: read-only, newest first."""
 
-    list_display = ["received_at", "webhook", "status_code", "api_key_prefix", "content_type", "body_size"]
+    list_display = ["received_at", "webhook", "result", "api_key_prefix", "content_type", "body_size"]
     list_filter = ["status_code", "webhook"]
     list_select_related = ["webhook"]
     search_fields = ["body", "api_key_prefix", "public_id"]
@@ -317,13 +391,26 @@ class InboundRequestAdmin(WorkspaceScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    @admin.display(description="Result", ordering="status_code")
+    def result(self, obj):
+        return status_code_badge(obj.status_code)
+
     @admin.display(description="Response")
     def response_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.response, indent=2, ensure_ascii=False))
+        return format_html(
+            '{} <pre class="le-json">{}</pre>',
+            status_code_badge(obj.status_code),
+            json.dumps(obj.response, indent=2, ensure_ascii=False),
+        )
 
     @admin.display(description="Body")
     def body_pretty(self, obj):
         if not obj.body:
             return "(not kept: over the size limit)" if obj.body_truncated else "(empty)"
         suffix = "\n… (truncated at 64 KiB)" if obj.body_truncated else ""
-        return format_html("<pre style='white-space: pre-wrap'>{}{}</pre>", obj.body, suffix)
+        body = obj.body
+        if not obj.body_truncated and obj.content_type.startswith("application/json"):
+            # Unparseable bodies are shown as received: the log is for seeing what went wrong.
+            with contextlib.suppress(ValueError):
+                body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        return format_html('<pre class="le-json">{}{}</pre>', body, suffix)

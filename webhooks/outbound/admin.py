@@ -12,11 +12,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from leadengine.admin_scoping import WorkspaceScopedAdmin, user_workspace_ids
 from leads.models import LeadStatus
 
 from . import services
+from .delivery_actions import delivery_redeliver
 from .models import Delivery, OutboundWebhook
 from .retry import schedule_description
 
@@ -25,17 +27,43 @@ RECENT_DELIVERIES = 20
 BUTTON = (
     '<button type="submit" class="button" formaction="{{}}" formmethod="post" formnovalidate>{label}</button>'
 )
-STATUS_COLOURS = {
-    Delivery.Status.PENDING: "#b26a00",
-    Delivery.Status.IN_FLIGHT: "#205493",
-    Delivery.Status.SUCCEEDED: "#2e7d32",
-    Delivery.Status.FAILED: "#c62828",
+BADGE_COLOURS = {
+    Delivery.Status.PENDING: "amber",
+    Delivery.Status.IN_FLIGHT: "blue",
+    Delivery.Status.SUCCEEDED: "green",
+    Delivery.Status.FAILED: "red",
 }
 
 
 def status_badge(delivery):
+    label = delivery.get_status_display()
+    if delivery.status == Delivery.Status.PENDING and delivery.attempt_count:
+        label = "Retrying"
+    return format_html('<span class="le-badge le-{}">{}</span>', BADGE_COLOURS[delivery.status], label)
+
+
+def next_attempt_text(delivery):
+    if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
+        return format_html(
+            '<span class="le-next-attempt">next attempt at {} UTC</span> '
+            '<span class="help">({} attempts left)</span>',
+            f"{delivery.next_attempt_at:%Y-%m-%d %H:%M:%S}",
+            delivery.attempts_left,
+        )
+    if delivery.status == Delivery.Status.IN_FLIGHT:
+        return "sending now"
+    return "—"
+
+
+def redeliver_button(delivery, label="Redeliver"):
+    """A POST button for one delivery (formaction: it may sit inside another form)."""
+    if delivery.is_test or delivery.status == Delivery.Status.IN_FLIGHT:
+        return ""
     return format_html(
-        '<strong style="color:{}">{}</strong>', STATUS_COLOURS[delivery.status], delivery.get_status_display()
+        '<button type="submit" class="button le-redeliver" formaction="{}" formmethod="post" '
+        "formnovalidate>{}</button>",
+        reverse("admin:outbound_delivery_redeliver", args=[delivery.pk]),
+        label,
     )
 
 
@@ -90,13 +118,14 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
         (
             None,
             {
+                # The help article's order: name, description, trigger, URL.
                 "fields": [
                     "disabled_notice",
-                    "workspace",
                     "name",
                     "description",
                     "trigger",
                     "url",
+                    "workspace",
                     "is_active",
                 ]
             },
@@ -120,6 +149,9 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
             )
         )
 
+    def get_changeform_initial_data(self, request):
+        return {**single_workspace_initial(request), **super().get_changeform_initial_data(request)}
+
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # nothing to test, sign or log before the webhook exists
             return self.fieldsets[:2]
@@ -128,7 +160,7 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Health", ordering="last_delivery_at")
     def health(self, obj):
         if not obj.is_active:
-            return format_html('<span style="color:#c62828">Disabled</span>')
+            return format_html('<span class="le-badge le-red">Disabled</span>')
         if obj.last_delivery_at is None:
             return "No deliveries yet"
         return format_html(
@@ -140,9 +172,9 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Status")
     def disabled_notice(self, obj):
         if obj is None or obj.is_active:
-            return "Active"
+            return mark_safe('<span class="le-badge le-green">Active</span>')
         return format_html(
-            '<strong style="color:#c62828">Disabled</strong> {}', obj.disabled_reason or "by an operator."
+            '<span class="le-badge le-red">Disabled</span> {}', obj.disabled_reason or "by an operator."
         )
 
     @admin.display(description="Actions")
@@ -179,10 +211,14 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
     def recent_deliveries(self, obj):
         deliveries = obj.deliveries.all()[:RECENT_DELIVERIES]
         if not deliveries:
-            return "No deliveries yet."
+            return mark_safe(
+                '<p class="le-empty">No deliveries yet. Press <strong>Send Test</strong> above, or change a '
+                "lead's status: every matching change is logged here.</p>"
+            )
         rows = format_html_join(
             "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+            "<td>{}</td><td>{}</td></tr>",
             (
                 (
                     reverse("admin:outbound_delivery_change", args=[delivery.pk]),
@@ -191,14 +227,17 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
                     status_badge(delivery),
                     delivery.last_status_code or "—",
                     delivery.attempt_count,
+                    next_attempt_text(delivery),
                     delivery.last_error or "",
+                    redeliver_button(delivery),
                 )
                 for delivery in deliveries
             ),
         )
         return format_html(
-            "<table><thead><tr><th>Created</th><th>Event</th><th>Status</th><th>HTTP</th>"
-            "<th>Attempts</th><th>Error</th></tr></thead><tbody>{}</tbody></table>"
+            '<table class="le-table" id="le-recent-deliveries"><thead><tr><th>Created (UTC)</th>'
+            "<th>Event</th><th>Status</th><th>HTTP</th><th>Attempts</th><th>Next attempt</th><th>Error</th>"
+            "<th></th></tr></thead><tbody>{}</tbody></table>"
             '<p><a href="{}?webhook__id__exact={}">All deliveries of this webhook</a></p>',
             rows,
             reverse("admin:outbound_delivery_changelist"),
@@ -263,6 +302,12 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
             messages.SUCCESS,
         )
         return redirect("admin:outbound_outboundwebhook_change", webhook.pk)
+
+
+def single_workspace_initial(request):
+    """Preselect the workspace of an operator who has only one."""
+    ids = user_workspace_ids(request)
+    return {"workspace": next(iter(ids))} if len(ids) == 1 else {}
 
 
 def _ago(moment):
@@ -337,12 +382,42 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
         "attempt_log",
     ]
     readonly_fields = fields
+    change_form_template = "admin/outbound/delivery/change_form.html"
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False  # the log is read-only; redelivery is an action
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/redeliver/",
+                self.admin_site.admin_view(self.redeliver_view),
+                name="outbound_delivery_redeliver",
+            ),
+            *super().get_urls(),
+        ]
+
+    def redeliver_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        delivery = get_object_or_404(self.get_queryset(request), pk=pk)
+        outcome = delivery_redeliver(delivery=delivery)
+        if outcome == "queued":
+            self.message_user(request, "Queued again: same payload, same webhook-id.", messages.SUCCESS)
+        elif outcome == "due_now":
+            self.message_user(
+                request, "Retrying now instead of waiting for the next attempt.", messages.SUCCESS
+            )
+        else:
+            self.message_user(request, "This delivery can't be redelivered right now.", messages.WARNING)
+        return redirect("admin:outbound_delivery_change", delivery.pk)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["redeliver_button"] = redeliver_button(obj, "Redeliver now") if obj else ""
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -353,15 +428,7 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
 
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):
-        if obj.status == Delivery.Status.PENDING and obj.next_attempt_at:
-            return format_html(
-                "next attempt at {} UTC <span class='help'>({} attempts left)</span>",
-                f"{obj.next_attempt_at:%Y-%m-%d %H:%M:%S}",
-                obj.attempts_left,
-            )
-        if obj.status == Delivery.Status.IN_FLIGHT:
-            return "sending now"
-        return "—"
+        return next_attempt_text(obj)
 
     @admin.display(description="Payload (exact bytes sent, pretty-printed)")
     def pretty_payload(self, obj):
@@ -427,8 +494,3 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },
         )
-
-
-admin.site.add_settings_page(
-    name="Webhooks (Send Data)", url_name="admin:outbound_outboundwebhook_changelist", order=20
-)

@@ -1,0 +1,117 @@
+"""Operator flows in a real browser: headless Chromium (Debian's package, driven by
+Playwright) against pytest-django's live server, with a real worker and a real receiver."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import PROJECT_DIR
+from tests.factories import USER_PASSWORD, WorkspaceFactory, operator_of
+from webhooks.outbound.receiver import WebhookReceiver
+
+# README's screens are refreshed with SCREENSHOT_DIR=docs/screenshots; by default a run
+# writes them under var/ so it leaves the checkout clean.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", PROJECT_DIR / "var" / "screenshots"))
+if not SCREENSHOTS.is_absolute():
+    SCREENSHOTS = PROJECT_DIR / SCREENSHOTS
+VIEWPORT = {"width": 1280, "height": 800}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Waits for what the browser shows: long enough for a loaded CI machine, short on failure.
+TIMEOUT_MS = 15_000
+# The worker process needs the same permission the live server gets through `settings`.
+WORKER_ENV = {"WEBHOOK_ALLOW_PRIVATE_DESTINATIONS": "1"}
+
+
+def chromium_path():
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("Chromium is missing: `apt-get install -y chromium` (.ci/run does it).")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One browser per module (launching costs ~1-2 s); each test gets a fresh context."""
+    # Playwright's sync API runs an asyncio event loop in the test's thread, so Django sees a
+    # "running event loop" and refuses ORM calls (SynchronousOnlyOperation) in the test body.
+    # Nothing here is async: the ORM calls are ordinary blocking calls in a plain thread.
+    # Set only while Playwright runs (module scope), so the rest of the suite, and the
+    # subprocesses it starts (`check --deploy` warns about it), keep the protection.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, live_server, settings):
+    # The live server runs in this process, so `settings` reaches it: allow the loopback receiver.
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    settings.WEBHOOKS_BASE_URL = f"{live_server.url}/webhooks"
+    context = browser.new_context(viewport=VIEWPORT, base_url=live_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])  # the Copy buttons
+    # The admin's navigation sidebar starts collapsed, so screenshots show the content.
+    context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver() as server:
+        yield server
+
+
+@pytest.fixture
+def workspace(transactional_db):
+    return WorkspaceFactory(name="Acme Outreach")
+
+
+@pytest.fixture
+def operator(workspace):
+    return operator_of(workspace, username="olivia")
+
+
+@pytest.fixture
+def logged_in(page, operator):
+    """The page, after the operator logged in through the login form."""
+    page.goto("/admin/login/")
+    page.fill("#id_username", operator.username)
+    page.fill("#id_password", USER_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#content-main")
+    return page
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker(**WORKER_ENV)
+
+
+def screenshot(page, name):
+    """Save the viewport (not the full page: keeps the PNGs small) for the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(Path(SCREENSHOTS / f"{name}.png")))

@@ -1,0 +1,122 @@
+"""Settings ▸ Webhooks: one page, a Send Data / Receive Data toggle, each kind with its health."""
+
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from . import selectors
+
+KINDS = {
+    "send": {
+        "label": "Send Data",
+        "button": "Add Trigger",
+        "add_url": "admin:outbound_outboundwebhook_add",
+        "log_url": "admin:outbound_delivery_changelist",
+        "log_label": "All deliveries",
+        "blurb": "Triggers POST a signed JSON payload to another tool whenever a lead's status changes.",
+        "empty": "No triggers yet. Add one to send every lead status change to Zapier, Make, n8n "
+        "or your own server.",
+    },
+    "receive": {
+        "label": "Receive Data",
+        "button": "Add Action",
+        "add_url": "admin:inbound_inboundwebhook_add",
+        "log_url": "admin:inbound_inboundrequest_changelist",
+        "log_label": "All requests",
+        "blurb": "Actions give a web form, CRM or Zapier a URL to POST leads to; the mapping turns "
+        "their fields into LeadEngine fields.",
+        "empty": "No actions yet. Add one to create or update leads from a web form, a CRM or Zapier.",
+    },
+}
+
+
+def webhooks_settings_view(model_admin, request):
+    kind = request.GET.get("kind") if request.GET.get("kind") in KINDS else "send"
+    if kind == "send":
+        rows = [
+            _outbound_row(webhook) for webhook in selectors.outbound_webhooks_with_health(user=request.user)
+        ]
+    else:
+        rows = [
+            _inbound_row(webhook) for webhook in selectors.inbound_webhooks_with_health(user=request.user)
+        ]
+    workspaces = {row["workspace"] for row in rows}
+    tabs = [
+        {"kind": key, "label": spec["label"], "active": key == kind, "url": f"?kind={key}"}
+        for key, spec in KINDS.items()
+    ]
+    spec = KINDS[kind]
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "Webhooks",
+        "subtitle": spec["label"],
+        "kind": kind,
+        "tabs": tabs,
+        "spec": spec,
+        "add_url": reverse(spec["add_url"]),
+        "log_url": reverse(spec["log_url"]),
+        "rows": rows,
+        "show_workspace": len(workspaces) > 1,
+        "api_keys_url": reverse("admin:leadengine_apikey_changelist"),
+    }
+    return TemplateResponse(request, "admin/webhooks/settings.html", context)
+
+
+def _outbound_row(webhook):
+    if not webhook.is_active:
+        state = ("red", "Disabled")
+    elif webhook.failed_24h or webhook.retrying:
+        state = ("amber", "Failing" if webhook.failed_24h else "Retrying")
+    else:
+        state = ("green", "Active")
+    last = None
+    if webhook.last_delivery_id:
+        last = {
+            "url": reverse("admin:outbound_delivery_change", args=[webhook.last_delivery_id]),
+            "colour": {"succeeded": "green", "failed": "red"}.get(webhook.last_delivery_status, "amber"),
+            "label": webhook.last_delivery_status.replace("_", " ").capitalize(),
+            "code": webhook.last_delivery_code,
+            "at": webhook.last_delivery_at,
+            "is_test": webhook.last_delivery_is_test,
+        }
+    return {
+        "name": webhook.name,
+        "url": reverse("admin:outbound_outboundwebhook_change", args=[webhook.pk]),
+        "target": webhook.url,
+        "description": webhook.description,
+        "workspace": webhook.workspace.name,
+        "state": state,
+        "disabled_reason": "" if webhook.is_active else (webhook.disabled_reason or "Paused by an operator."),
+        "last": last,
+        "total_24h": webhook.deliveries_24h,
+        "failed_24h": webhook.failed_24h,
+        "failure_rate": selectors.failure_rate(webhook.failed_24h, webhook.deliveries_24h),
+        "retrying": webhook.retrying,
+        "log_url": reverse("admin:outbound_delivery_changelist") + f"?webhook__id__exact={webhook.pk}",
+    }
+
+
+def _inbound_row(webhook):
+    state = ("green", "Active") if webhook.is_active else ("red", "Inactive")
+    last = None
+    if webhook.last_request_id:
+        code = webhook.last_request_code
+        last = {
+            "url": reverse("admin:inbound_inboundrequest_change", args=[webhook.last_request_id]),
+            "colour": "green" if code < 400 else ("amber" if code == 429 else "red"),
+            "code": code,
+            "at": webhook.last_request_at,
+        }
+    return {
+        "name": webhook.name,
+        "url": reverse("admin:inbound_inboundwebhook_change", args=[webhook.pk]),
+        "target": webhook.url,
+        "description": webhook.description,
+        "workspace": webhook.workspace.name,
+        "state": state,
+        "last": last,
+        "total_24h": webhook.requests_24h,
+        "failed_24h": webhook.errors_24h,
+        "failure_rate": selectors.failure_rate(webhook.errors_24h, webhook.requests_24h),
+        "target_list": webhook.target_list.name if webhook.target_list else "",
+        "log_url": reverse("admin:inbound_inboundrequest_changelist") + f"?webhook__id__exact={webhook.pk}",
+    }
