@@ -252,6 +252,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Leads and outbound webhook filters share the 14 statuses: one enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"LeadStatusEnum": "leads.models.LeadStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "leadengine.api.schema.document_error_responses",
