@@ -243,7 +243,8 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "LeadEngine API",
-    "DESCRIPTION": "Leads, campaigns, lists and fields of your workspaces. "
+    "DESCRIPTION": "Leads, campaigns, lists, fields, webhooks (with their delivery and request logs) "
+    "and API keys of your workspaces. "
     "Authenticate with an API key (Authorization: Bearer) or a session.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
