@@ -253,8 +253,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Leads and outbound webhook filters share the 14 statuses: one enum in the schema.
-    "ENUM_NAME_OVERRIDES": {"LeadStatusEnum": "leads.models.LeadStatus"},
+    # Choice sets used by several fields: one named enum each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "leads.models.LeadStatus",
+        "DeliveryStatusEnum": "webhooks.outbound.api.DeliveryStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "leadengine.api.schema.document_error_responses",

@@ -135,14 +135,19 @@ def test_update_replaces_filters_and_reactivating_clears_the_disabled_reason(key
     assert response.json()["disabled_reason"] == ""
 
 
-def test_list_shows_the_last_delivery_time(key_api, workspace):
+def test_list_shows_the_newest_deliverys_time_and_state(key_api, workspace, django_assert_max_num_queries):
     webhook = make_webhook(workspace)
-    delivery = Delivery.objects.create(webhook=webhook, event_id="e1", payload=b"{}")
+    make_webhook(workspace, name="Quiet")
+    Delivery.objects.create(webhook=webhook, event_id="e1", payload=b"{}", status="failed")
+    newest = Delivery.objects.create(webhook=webhook, event_id="e2", payload=b"{}", status="succeeded")
 
-    listed = key_api.get(URL).json()
+    with django_assert_max_num_queries(8):
+        listed = key_api.get(URL).json()
 
-    assert listed["count"] == 1
-    assert listed["results"][0]["last_delivery_at"] == delivery.created_at.isoformat().replace("+00:00", "Z")
+    by_name = {item["name"]: item for item in listed["results"]}
+    assert by_name["Zapier"]["last_delivery_at"] == newest.created_at.isoformat().replace("+00:00", "Z")
+    assert by_name["Zapier"]["last_delivery_status"] == "succeeded"
+    assert (by_name["Quiet"]["last_delivery_at"], by_name["Quiet"]["last_delivery_status"]) == (None, None)
 
 
 def test_delete_removes_the_webhook(key_api, workspace):
