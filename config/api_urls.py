@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 import leadengine.api.schema  # noqa: F401  (registers the schema extension for API keys)
+from leadengine.api.api_keys import ApiKeyViewSet
 from leads.api.views import (
     CampaignViewSet,
     CustomFieldViewSet,
@@ -16,6 +17,8 @@ from leads.api.views import (
     LeadViewSet,
     ListViewSet,
 )
+from webhooks.inbound.api import InboundRequestViewSet, InboundWebhookViewSet
+from webhooks.outbound.api import DeliveryViewSet, OutboundWebhookViewSet
 
 router = DefaultRouter()
 router.register("leads", LeadViewSet, basename="lead")
@@ -23,6 +26,11 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("lists", ListViewSet, basename="list")
 router.register("custom-fields", CustomFieldViewSet, basename="custom-field")
 router.register("fields", FieldCatalogueViewSet, basename="field")
+router.register("webhooks/outbound", OutboundWebhookViewSet, basename="outbound-webhook")
+router.register("webhooks/inbound", InboundWebhookViewSet, basename="inbound-webhook")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
+router.register("inbound-requests", InboundRequestViewSet, basename="inbound-request")
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -243,7 +243,8 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "LeadEngine API",
-    "DESCRIPTION": "Leads, campaigns, lists and fields of your workspaces. "
+    "DESCRIPTION": "Leads, campaigns, lists, fields, webhooks (with their delivery and request logs) "
+    "and API keys of your workspaces. "
     "Authenticate with an API key (Authorization: Bearer) or a session.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -252,6 +253,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets used by several fields: one named enum each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "leads.models.LeadStatus",
+        "DeliveryStatusEnum": "webhooks.outbound.api.DeliveryStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "leadengine.api.schema.document_error_responses",

@@ -2,7 +2,9 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from leadengine.services import api_key_create
 from tests.factories import WorkspaceFactory, operator_of
+from webhooks.outbound.receiver import WebhookReceiver
 
 
 @pytest.fixture(autouse=True)
@@ -11,6 +13,12 @@ def fresh_throttle_counts():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Members are signed in with force_login: PBKDF2's 1M rounds (0.5 s a user) buy nothing here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -38,3 +46,30 @@ def signed_in(user):
 def api(member):
     """An API client signed in as a member of `workspace` only."""
     return signed_in(member)
+
+
+def bearer(full_key):
+    """An API client authenticated the way API users are: `Authorization: Bearer <key>`."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {full_key}")
+    return client
+
+
+@pytest.fixture
+def api_key(workspace):
+    """(ApiKey, full key) of `workspace`."""
+    return api_key_create(workspace=workspace, name="Integration")
+
+
+@pytest.fixture
+def key_api(api_key):
+    """An API client holding a real API key of `workspace`; no user is signed in."""
+    return bearer(api_key[1])
+
+
+@pytest.fixture
+def receiver(settings):
+    """A recording receiver on 127.0.0.1, which only WEBHOOK_ALLOW_PRIVATE_DESTINATIONS permits."""
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    with WebhookReceiver() as server:
+        yield server

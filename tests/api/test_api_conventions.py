@@ -101,7 +101,18 @@ def test_the_schema_validates_without_warnings(tmp_path):
         operation["operationId"] for path in schema["paths"].values() for operation in path.values()
     ]
     assert len(operation_ids) == len(set(operation_ids))
-    assert {"/api/v1/leads/", "/api/v1/fields/", "/api/v1/custom-fields/{id}/"} <= set(schema["paths"])
+    assert {
+        "/api/v1/leads/",
+        "/api/v1/fields/",
+        "/api/v1/custom-fields/{id}/",
+        "/api/v1/webhooks/outbound/{id}/test/",
+        "/api/v1/webhooks/outbound/{id}/rotate-secret/",
+        "/api/v1/webhooks/inbound/{id}/",
+        "/api/v1/deliveries/{id}/redeliver/",
+        "/api/v1/inbound-requests/{id}/",
+        "/api/v1/api-keys/{id}/revoke/",
+        "/webhooks/{public_id}/",
+    } <= set(schema["paths"])
 
 
 def test_the_schema_and_docs_are_served_without_a_cdn(api):
@@ -142,4 +153,15 @@ def test_the_api_root_links_every_resource(api):
     response = api.get("/api/v1/")
 
     assert response.status_code == 200
-    assert {"leads", "campaigns", "lists", "custom-fields", "fields"} <= set(response.json())
+    assert {
+        "leads",
+        "campaigns",
+        "lists",
+        "custom-fields",
+        "fields",
+        "webhooks/outbound",
+        "webhooks/inbound",
+        "deliveries",
+        "inbound-requests",
+        "api-keys",
+    } <= set(response.json())

@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
+from leadengine.services import api_key_create
 from tests.factories import (
     CampaignFactory,
     CustomFieldFactory,
@@ -33,6 +34,9 @@ from tests.factories import (
     MessageFactory,
     operator_of,
 )
+from webhooks.outbound.receiver import WebhookReceiver
+
+from .factories import DeliveryFactory, InboundRequestFactory, OutboundWebhookFactory
 
 # The coverage phase enumerates boundary and negative values of every field: ~6,000 requests
 # and two minutes for the lead endpoints alone, so CI runs the bounded fuzzing phase and a
@@ -46,11 +50,20 @@ schema.app = application
 
 
 @pytest.fixture
-def member_credentials(workspace, settings):
+def receiver(settings):
+    """Where the fuzzed webhook points, so `test` exercises a real send on 127.0.0.1."""
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    with WebhookReceiver() as server:
+        yield server
+
+
+@pytest.fixture
+def member_credentials(workspace, settings, receiver):
     """Cookies and headers of a signed-in member of a workspace holding one of everything.
 
-    `ids` maps each detail path to an object of the workspace, so detail operations exercise
-    validation and updates instead of answering 404 to random ids.
+    `ids` maps each detail path (and the actions under it) to an object of the workspace, so
+    detail operations exercise validation, updates and actions instead of answering 404 to
+    random ids.
     """
     # Thousands of requests in a minute: the throttle would answer most of them with 429.
     settings.REST_FRAMEWORK = {
@@ -64,6 +77,10 @@ def member_credentials(workspace, settings):
     lead.lists.add(a_list)
     custom_field = CustomFieldFactory(workspace=workspace, key="seats", type="number")
     MessageFactory(lead=lead, campaign=campaign)
+    outbound = OutboundWebhookFactory(workspace=workspace, url=receiver.url)
+    delivery = DeliveryFactory(webhook=outbound)
+    inbound_request = InboundRequestFactory(workspace=workspace)
+    api_key, _full_key = api_key_create(workspace=workspace, name="Fuzzed")
     client = Client()
     client.force_login(member)
     # A masked CSRF token and the cookie it was made for, as a browser would send them.
@@ -75,6 +92,11 @@ def member_credentials(workspace, settings):
         "/campaigns/{id}/": campaign.pk,
         "/lists/{id}/": a_list.pk,
         "/custom-fields/{id}/": custom_field.pk,
+        "/webhooks/outbound/{id}/": outbound.pk,
+        "/webhooks/inbound/{id}/": inbound_request.webhook_id,
+        "/deliveries/{id}/": delivery.pk,
+        "/inbound-requests/{id}/": inbound_request.pk,
+        "/api-keys/{id}/": api_key.pk,
     }
     return {"cookies": cookies, "headers": {"X-CSRFToken": token}, "ids": ids}
 
@@ -90,7 +112,7 @@ def member_credentials(workspace, settings):
 @pytest.mark.django_db(transaction=True)
 def test_no_request_fails_with_a_server_error_or_breaks_the_schema(case, member_credentials):
     for path, object_id in member_credentials["ids"].items():
-        if case.path.endswith(path):
+        if path in case.path:
             case.path_parameters = {**case.path_parameters, "id": object_id}
     case.call_and_validate(
         headers=member_credentials["headers"],

@@ -234,3 +234,12 @@ def demo_webhook_ensure(sender=None, *, workspace, **kwargs):
     if created:
         mappings_suggest(webhook=webhook)
     return webhook
+
+
+@transaction.atomic
+def webhook_mappings_replace(*, webhook, mappings):
+    """Replace every mapping row of `webhook` with `mappings`, a list of (field, source_path)."""
+    webhook.mappings.all().delete()
+    return FieldMapping.objects.bulk_create(
+        [FieldMapping(webhook=webhook, field=field, source_path=path) for field, path in mappings]
+    )

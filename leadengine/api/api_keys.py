@@ -1,0 +1,85 @@
+"""REST API of Settings ▸ API Keys: create (the key is shown once), list, rename, revoke.
+
+Revoking keeps the row (who used what, and when, stays answerable), so DELETE revokes too.
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from leadengine.models import ApiKey
+from leadengine.services import api_key_create, api_key_revoke
+
+from .serializers import WorkspaceOwnedSerializer
+from .viewsets import WorkspaceScopedMixin
+
+# A response holding a secret must not be kept by a browser or proxy cache.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class ApiKeySerializer(WorkspaceOwnedSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "workspace", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+        extra_kwargs = {"prefix": {"help_text": "The key's first characters, to recognise it; not a secret."}}
+
+    def create(self, validated_data):
+        request = self.context["request"]
+        user = request.user if getattr(request.user, "pk", None) else None
+        api_key, self.full_key = api_key_create(
+            workspace=self.target_workspace, name=validated_data["name"], created_by=user
+        )
+        return api_key
+
+    def update(self, api_key, validated_data):
+        api_key.name = validated_data.get("name", api_key.name)
+        api_key.save(update_fields=["name"])
+        return api_key
+
+
+class CreatedApiKeySerializer(ApiKeySerializer):
+    key = serializers.CharField(
+        read_only=True,
+        help_text="The full key for `Authorization: Bearer`. Shown only in this response: store it now.",
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class ApiKeyViewSet(
+    WorkspaceScopedMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """API keys of your workspaces. The full key is returned once, by create; DELETE or revoke disables it."""
+
+    queryset = ApiKey.objects.select_related("workspace")
+    serializer_class = ApiKeySerializer
+
+    @extend_schema(responses={201: CreatedApiKeySerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        api_key = serializer.save()
+        body = CreatedApiKeySerializer(api_key, context=self.get_serializer_context()).data
+        body["key"] = serializer.full_key
+        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+    @extend_schema(request=None, responses={200: ApiKeySerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        """Revoke at once (idempotent): the next request with the key is a 401."""
+        api_key = api_key_revoke(api_key=self.get_object())
+        return Response(self.get_serializer(api_key).data)
+
+    @extend_schema(description="Revokes the key (the row is kept, with revoked_at set).")
+    def destroy(self, request, *args, **kwargs):
+        api_key_revoke(api_key=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,214 @@
+"""REST API of Receive Data: inbound webhooks (with their mapping) and the request log."""
+
+from django.db import transaction
+from rest_framework import mixins, serializers, viewsets
+
+from leadengine.api.filters import ListOnlyFilter, WorkspaceFilter, integer_query_value, query_parameter
+from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
+from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
+from leads.catalogue import DEFAULT_FIELDS
+from leads.models import CustomField, List
+
+from . import mapping
+from .models import FieldMapping, InboundRequest, InboundWebhook
+from .services import mappings_suggest, webhook_mappings_replace
+
+WRITABLE_DEFAULT_FIELDS = frozenset(spec.key for spec in DEFAULT_FIELDS if spec.writable)
+DEDUPE_DEFAULT_FIELDS = frozenset(spec.key for spec in DEFAULT_FIELDS if spec.dedupe)
+
+
+class FieldMappingSerializer(serializers.ModelSerializer):
+    field = serializers.CharField(
+        max_length=100,
+        help_text="A writable default field (see /api/v1/fields/) or a custom field key of the workspace.",
+    )
+
+    class Meta:
+        model = FieldMapping
+        fields = ["field", "source_path"]
+
+    def validate_source_path(self, value):
+        if not mapping.split_path(value):
+            raise serializers.ValidationError("A source path needs at least one key.")
+        return value.strip()
+
+
+class InboundWebhookSerializer(WorkspaceOwnedSerializer):
+    """A Receive Data webhook: its public URL, dedupe rule, target list and mapping rows."""
+
+    url = serializers.CharField(
+        read_only=True, help_text="POST leads here (Authorization: Bearer <API key>)."
+    )
+    target_list = WorkspaceRelatedField(
+        queryset=List.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Every lead received is added to this list (id).",
+    )
+    dedupe_field = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="A dedupe field of the catalogue (business_email by default) or a custom field key.",
+    )
+    mappings = FieldMappingSerializer(
+        many=True,
+        required=False,
+        help_text="LeadEngine field ← source path rows. Omitted on create: the suggested rows of the "
+        "help article's sample. Sent on update: replaces every row.",
+    )
+
+    class Meta:
+        model = InboundWebhook
+        fields = [
+            "id",
+            "workspace",
+            "name",
+            "description",
+            "public_id",
+            "url",
+            "target_list",
+            "dedupe_field",
+            "is_active",
+            "capture_next",
+            "sample_captured_at",
+            "mappings",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["public_id", "sample_captured_at", "created_at", "updated_at"]
+
+    def _custom_field_keys(self):
+        if not hasattr(self, "_custom_keys"):
+            self._custom_keys = set(
+                CustomField.objects.filter(workspace=self.target_workspace).values_list("key", flat=True)
+            )
+        return self._custom_keys
+
+    def validate_dedupe_field(self, value):
+        if value not in DEDUPE_DEFAULT_FIELDS and value not in self._custom_field_keys():
+            raise serializers.ValidationError(
+                f"{value!r} is neither a dedupe field ({', '.join(sorted(DEDUPE_DEFAULT_FIELDS))}) "
+                "nor a custom field of this workspace."
+            )
+        return value
+
+    def validate_mappings(self, rows):
+        errors, seen = [], set()
+        for row in rows:
+            key = row["field"]
+            if key not in WRITABLE_DEFAULT_FIELDS and key not in self._custom_field_keys():
+                errors.append({"field": [f"{key!r} is not a writable field of this workspace."]})
+            elif key in seen:
+                errors.append({"field": [f"{key!r} is mapped twice: one row per field."]})
+            else:
+                errors.append({})
+            seen.add(key)
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return rows
+
+    @transaction.atomic
+    def create(self, validated_data):
+        rows = validated_data.pop("mappings", None)
+        webhook = super().create(validated_data)
+        if rows is None:
+            mappings_suggest(webhook=webhook)
+        else:
+            webhook_mappings_replace(webhook=webhook, mappings=_pairs(rows))
+        return webhook
+
+    @transaction.atomic
+    def update(self, webhook, validated_data):
+        rows = validated_data.pop("mappings", None)
+        validated_data.pop("workspace", None)
+        webhook = super().update(webhook, validated_data)
+        if rows is not None:
+            webhook_mappings_replace(webhook=webhook, mappings=_pairs(rows))
+        return webhook
+
+
+def _pairs(rows):
+    return [(row["field"], row["source_path"]) for row in rows]
+
+
+class InboundWebhookViewSet(WorkspaceScopedViewSet):
+    """Receive Data webhooks of your workspaces: public URL, dedupe field, target list, mapping."""
+
+    queryset = InboundWebhook.objects.select_related("workspace").prefetch_related("mappings")
+    serializer_class = InboundWebhookSerializer
+
+
+# --- Request log -----------------------------------------------------------------------
+
+
+class InboundRequestSerializer(serializers.ModelSerializer):
+    workspace = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = InboundRequest
+        fields = [
+            "id",
+            "workspace",
+            "webhook",
+            "received_at",
+            "api_key_prefix",
+            "status_code",
+            "content_type",
+            "body_size",
+            "body_truncated",
+            "remote_addr",
+        ]
+        read_only_fields = fields
+
+
+class InboundRequestDetailSerializer(InboundRequestSerializer):
+    response = serializers.JSONField(read_only=True, help_text="The JSON body LeadEngine answered.")
+    body = serializers.CharField(
+        read_only=True, help_text="The body received, as text; cut at 64 KiB when body_truncated."
+    )
+    missing_paths = serializers.ListField(child=serializers.CharField(), read_only=True)
+    unmapped_keys = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta(InboundRequestSerializer.Meta):
+        fields = [*InboundRequestSerializer.Meta.fields, "response", "body", "missing_paths", "unmapped_keys"]
+        read_only_fields = fields
+
+
+class InboundRequestFilter(ListOnlyFilter):
+    """`webhook` and `status_code` on the request log."""
+
+    def filter_list(self, request, queryset, view):
+        webhook_id = integer_query_value(request, "webhook")
+        if webhook_id is not None:
+            queryset = queryset.filter(webhook_id=webhook_id)
+        status_code = integer_query_value(request, "status_code")
+        if status_code is not None:
+            queryset = queryset.filter(status_code=status_code)
+        return queryset
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            query_parameter("webhook", "Only requests to this inbound webhook (id).", "integer", minimum=0),
+            query_parameter(
+                "status_code", "Only requests answered with this HTTP status.", "integer", minimum=0
+            ),
+        ]
+
+
+class InboundRequestViewSet(
+    WorkspaceScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Every request your inbound webhooks received, newest first. The list leaves out bodies."""
+
+    queryset = InboundRequest.objects.select_related("workspace")
+    filter_backends = [WorkspaceFilter, InboundRequestFilter]
+
+    def get_serializer_class(self):
+        return InboundRequestSerializer if self.action == "list" else InboundRequestDetailSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            # Bodies can be 64 KiB each: a page of them is not read for a list that omits them.
+            queryset = queryset.defer("body", "response")
+        return queryset

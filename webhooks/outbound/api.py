@@ -1,0 +1,333 @@
+"""REST API of Send Data: outbound webhooks (+ `test`, `rotate-secret`) and their deliveries.
+
+Thin adapters over `services.py`: Send Test, secret rotation and redelivery are the same
+service calls the admin makes. The signing secret is never part of a webhook's
+representation: it is returned once when the webhook is created and once per rotation
+(Stripe's model), so a leaked list or log of API responses leaks no secret.
+"""
+
+import json
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from leadengine.api.filters import ListOnlyFilter, WorkspaceFilter, integer_query_value, query_parameter
+from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
+from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
+from leads.models import Campaign, LeadStatus, List
+
+from . import services
+from .models import Delivery, DeliveryAttempt, OutboundWebhook
+
+# Send Test shows the operator the first lines of the answer, as the admin page does.
+RESPONSE_EXCERPT_LINES = 20
+# Named for the schema (settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+DeliveryStatus = Delivery.Status
+# A response holding a secret must not be kept by a browser or proxy cache.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
+    """A Send Data webhook. `url` is checked like the admin form checks it (SSRF rules)."""
+
+    lists = WorkspaceRelatedField(
+        many=True, required=False, queryset=List.objects.all(), help_text="Only leads in these lists (ids)."
+    )
+    campaigns = WorkspaceRelatedField(
+        many=True,
+        required=False,
+        queryset=Campaign.objects.all(),
+        help_text="Only leads in these campaigns (ids).",
+    )
+    statuses = serializers.ListField(
+        child=serializers.ChoiceField(choices=LeadStatus.choices),
+        required=False,
+        help_text="Only changes to these statuses. Empty = every status change.",
+    )
+    last_delivery_at = serializers.SerializerMethodField()
+    last_delivery_status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OutboundWebhook
+        fields = [
+            "id",
+            "workspace",
+            "name",
+            "description",
+            "trigger",
+            "url",
+            "is_active",
+            "lists",
+            "campaigns",
+            "statuses",
+            "disabled_reason",
+            "disabled_at",
+            "last_delivery_at",
+            "last_delivery_status",
+            "created_at",
+        ]
+        read_only_fields = ["disabled_reason", "disabled_at", "created_at"]
+        extra_kwargs = {
+            "url": {
+                "help_text": "http(s) destination; must resolve to a public address.",
+            },
+            "is_active": {"help_text": "Pause or resume; re-activating clears disabled_reason."},
+        }
+
+    def validate_statuses(self, value):
+        return list(dict.fromkeys(value))  # a status named twice is the same filter
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_last_delivery_at(self, webhook):
+        """When the newest delivery (test or real) was created; null before the first."""
+        return getattr(webhook, "last_delivery_at", None)
+
+    @extend_schema_field(serializers.ChoiceField(choices=Delivery.Status.choices, allow_null=True))
+    def get_last_delivery_status(self, webhook):
+        """The newest delivery's state (pending, in_flight, succeeded, failed); null before the first."""
+        return getattr(webhook, "last_delivery_status", None)
+
+    @transaction.atomic
+    def create(self, validated_data):
+        return super().create(validated_data)
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        validated_data.pop("workspace", None)
+        return super().update(instance, validated_data)
+
+
+class CreatedOutboundWebhookSerializer(OutboundWebhookSerializer):
+    """The create response: the webhook plus its signing secret, shown this once."""
+
+    secret = serializers.CharField(
+        read_only=True, help_text="The whsec_ signing secret. Shown only now; rotate-secret makes a new one."
+    )
+
+    class Meta(OutboundWebhookSerializer.Meta):
+        fields = [*OutboundWebhookSerializer.Meta.fields, "secret"]
+
+
+class RotatedSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The new whsec_ signing secret, shown only in this response.")
+    previous_secret_expires_at = serializers.DateTimeField(
+        help_text="Until then the previous secret also signs (two signatures per request)."
+    )
+
+
+class SendTestResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="The destination answered 2xx within the timeout.")
+    status_code = serializers.IntegerField(allow_null=True)
+    latency_ms = serializers.IntegerField()
+    response_excerpt = serializers.CharField(allow_blank=True, help_text="The first lines of the answer.")
+    error = serializers.CharField(allow_blank=True, help_text="Why it failed, when it did.")
+    delivery = serializers.IntegerField(help_text="The test delivery logged for this send (id).")
+
+
+class OutboundWebhookViewSet(WorkspaceScopedViewSet):
+    """Send Data webhooks of your workspaces. The signing secret is shown on create and rotate only."""
+
+    queryset = OutboundWebhook.objects.all()
+    serializer_class = OutboundWebhookSerializer
+
+    def get_queryset(self):
+        # The newest delivery per webhook, read through the (webhook, -created_at) index:
+        # two subqueries per page, not a query per webhook.
+        newest = Delivery.objects.filter(webhook=OuterRef("pk")).order_by("-created_at", "-id")
+        return (
+            super()
+            .get_queryset()
+            .select_related("workspace")
+            .prefetch_related("lists", "campaigns")
+            .annotate(
+                last_delivery_at=Subquery(newest.values("created_at")[:1]),
+                last_delivery_status=Subquery(newest.values("status")[:1]),
+            )
+        )
+
+    @extend_schema(responses={201: CreatedOutboundWebhookSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        webhook = serializer.save()
+        body = CreatedOutboundWebhookSerializer(webhook, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+    @extend_schema(request=None, responses={200: SendTestResultSerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Send the help article's sample payload now, signed, without retries; logged as a test delivery."""
+        delivery, result = services.webhook_send_test(webhook=self.get_object())
+        excerpt = "\n".join(result.response_body.splitlines()[:RESPONSE_EXCERPT_LINES])
+        body = {
+            "ok": result.ok,
+            "status_code": result.status_code,
+            "latency_ms": result.duration_ms,
+            "response_excerpt": excerpt,
+            "error": result.error_message,
+            "delivery": delivery.pk,
+        }
+        return Response(SendTestResultSerializer(body).data)
+
+    @extend_schema(request=None, responses={200: RotatedSecretSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """A new signing secret, returned once; the previous one keeps signing for 24 hours."""
+        webhook = self.get_object()
+        with transaction.atomic():
+            # Locked so two concurrent rotations cannot both demote the same secret.
+            webhook = OutboundWebhook.objects.select_for_update().get(pk=webhook.pk)
+            webhook = services.webhook_rotate_secret(webhook=webhook)
+        body = {"secret": webhook.secret, "previous_secret_expires_at": webhook.previous_secret_expires_at}
+        return Response(RotatedSecretSerializer(body).data, headers=NO_STORE)
+
+
+# --- Deliveries ------------------------------------------------------------------------
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = [
+            "number",
+            "started_at",
+            "duration_ms",
+            "request_url",
+            "status_code",
+            "response_headers",
+            "response_body",
+            "error_class",
+            "error_message",
+        ]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    workspace = serializers.SlugRelatedField(source="webhook.workspace", slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "workspace",
+            "webhook",
+            "event_id",
+            "event_type",
+            "lead",
+            "is_test",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "created_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryDetailSerializer(DeliverySerializer):
+    payload = serializers.SerializerMethodField()
+    attempts = DeliveryAttemptSerializer(many=True, read_only=True)
+
+    class Meta(DeliverySerializer.Meta):
+        fields = [*DeliverySerializer.Meta.fields, "payload", "attempts"]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        {"type": "object", "additionalProperties": {}, "description": "The exact JSON sent, parsed."}
+    )
+    def get_payload(self, delivery):
+        return json.loads(bytes(delivery.payload))
+
+
+class DeliveryFilter(ListOnlyFilter):
+    """`status`, `webhook`, `is_test` and `failed_since` on the delivery list."""
+
+    def filter_list(self, request, queryset, view):
+        params = request.query_params
+        status_value = params.get("status")
+        if status_value:
+            if status_value not in Delivery.Status.values:
+                raise ValidationError({"status": [f"{status_value!r} is not a delivery status."]})
+            queryset = queryset.filter(status=status_value)
+        webhook_id = integer_query_value(request, "webhook")
+        if webhook_id is not None:
+            queryset = queryset.filter(webhook_id=webhook_id)
+        is_test = params.get("is_test")
+        if is_test:
+            if is_test not in ("true", "false"):
+                raise ValidationError({"is_test": ["Expected true or false."]})
+            queryset = queryset.filter(is_test=is_test == "true")
+        failed_since = params.get("failed_since")
+        if failed_since:
+            since = _parse_moment(failed_since)
+            queryset = queryset.filter(status=Delivery.Status.FAILED, completed_at__gte=since)
+        return queryset
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            query_parameter("status", "Only deliveries in this state.", enum=list(Delivery.Status.values)),
+            query_parameter(
+                "webhook", "Only deliveries of this outbound webhook (id).", "integer", minimum=0
+            ),
+            query_parameter(
+                "is_test", "Only Send Test deliveries (true) or only real ones (false).", "boolean"
+            ),
+            query_parameter(
+                "failed_since",
+                "Only deliveries that failed (finished) at or after this ISO 8601 time.",
+                format="date-time",
+            ),
+        ]
+
+
+def _parse_moment(raw):
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValidationError({"failed_since": [f"Expected an ISO 8601 date-time, got {raw!r}."]})
+    if moment.tzinfo is None:
+        raise ValidationError({"failed_since": ["Give a time zone (e.g. 2026-01-31T09:00:00Z)."]})
+    return moment
+
+
+class DeliveryViewSet(
+    WorkspaceScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The delivery log of your outbound webhooks, newest first. Read-only; `redeliver` queues one again."""
+
+    workspace_path = "webhook__workspace"
+    queryset = Delivery.objects.select_related("webhook__workspace")
+    filter_backends = [WorkspaceFilter, DeliveryFilter]
+
+    def get_serializer_class(self):
+        return DeliverySerializer if self.action == "list" else DeliveryDetailSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            queryset = queryset.prefetch_related("attempts")
+        return queryset
+
+    @extend_schema(request=None, responses={202: DeliveryDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def redeliver(self, request, pk=None):
+        """Send a finished delivery again: same bytes, same webhook-id, a fresh retry budget."""
+        delivery = self.get_object()
+        if delivery.is_test:
+            raise ValidationError("A test delivery is not redelivered: send a new test instead.")
+        if not services.deliveries_redeliver(deliveries=[delivery]):
+            raise ValidationError(
+                "Only a succeeded or failed delivery can be redelivered; this one is still due."
+            )
+        delivery = self.get_queryset().get(pk=delivery.pk)
+        return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
