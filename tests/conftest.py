@@ -37,6 +37,12 @@ def empty_broker():
         celery_app.control.purge()
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Test users' passwords guard nothing: PBKDF2's 1M rounds (0.5 s a user) only slow the suite."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def database_url_for_subprocess():
     """The URL of the database the tests use now (the test database, not the dev one)."""
     db = connection.settings_dict

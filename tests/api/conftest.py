@@ -15,12 +15,6 @@ def fresh_throttle_counts():
     cache.clear()
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Members are signed in with force_login: PBKDF2's 1M rounds (0.5 s a user) buy nothing here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def workspace():
     return WorkspaceFactory(slug="acme")
