@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from config.celery import app as celery_app
+from leads.events import lead_status_changed
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 USES_PRODUCTION_SERVICES = settings.DATABASE_IS_POSTGRES and settings.CELERY_BROKER_URL.startswith("redis")
@@ -41,6 +42,19 @@ def empty_broker():
 def fast_password_hashing(settings):
     """Test users' passwords guard nothing: PBKDF2's 1M rounds (0.5 s a user) only slow the suite."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def published():
+    """Status events, collected after commit as a real subscriber (outbound webhooks) acts."""
+    seen = []
+
+    def receiver(sender, event, **kwargs):
+        transaction.on_commit(lambda: seen.append(event))
+
+    lead_status_changed.connect(receiver)
+    yield seen
+    lead_status_changed.disconnect(receiver)
 
 
 def database_url_for_subprocess():

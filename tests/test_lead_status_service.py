@@ -1,25 +1,11 @@
 import pytest
 from django.db import transaction
 
-from leads.events import lead_status_changed
 from leads.models import Lead, LeadStatus, LeadStatusChangeError
 from leads.services import lead_set_status
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def published():
-    """Events a subscriber saw, collected the way real subscribers act: after commit."""
-    seen = []
-
-    def receiver(sender, event, **kwargs):
-        transaction.on_commit(lambda: seen.append(event))
-
-    lead_status_changed.connect(receiver)
-    yield seen
-    lead_status_changed.disconnect(receiver)
 
 
 def test_status_change_appends_history_and_publishes_event(published, django_capture_on_commit_callbacks):

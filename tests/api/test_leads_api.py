@@ -1,12 +1,10 @@
 import datetime
 
 import pytest
-from django.db import transaction
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from leads.api.serializers import LeadSerializer
-from leads.events import lead_status_changed
 from leads.models import Lead
 from leads.services import lead_set_status
 from tests.factories import (
@@ -28,19 +26,6 @@ LEADS = "/api/v1/leads/"
 
 def detail(lead):
     return f"{LEADS}{lead.pk}/"
-
-
-@pytest.fixture
-def published():
-    """Status events, collected after commit as a real subscriber (outbound webhooks) acts."""
-    seen = []
-
-    def receiver(sender, event, **kwargs):
-        transaction.on_commit(lambda: seen.append(event))
-
-    lead_status_changed.connect(receiver)
-    yield seen
-    lead_status_changed.disconnect(receiver)
 
 
 def test_create_lead_in_the_members_only_workspace(api, workspace):
