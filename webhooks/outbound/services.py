@@ -126,21 +126,28 @@ def _claim_timeout():
 
 
 @transaction.atomic
-def deliveries_claim(*, ids=None, limit):
+def deliveries_claim(*, ids=None, limit, fill=False):
     """Claim up to `limit` claimable deliveries for this worker; returns them.
+
+    With `ids`, those are claimed first; `fill` tops the batch up with any other due
+    deliveries, so a backlog of one-delivery doorbells (one per committed status change) is
+    drained in batches and the later doorbells find their rows already sent.
 
     PostgreSQL skips rows another worker holds (SKIP LOCKED). SQLite ignores FOR UPDATE,
     but its IMMEDIATE transactions serialize writers, and the UPDATE re-checks the claim
     condition, so two workers never claim one row. The claim commits before any network I/O.
     """
     now = timezone.now()
-    candidates = Delivery.objects.claimable(now)
-    if ids is not None:
-        candidates = candidates.filter(pk__in=ids)
-    candidates = candidates.order_by("next_attempt_at", "pk")
-    if connection.features.has_select_for_update_skip_locked:
-        candidates = candidates.select_for_update(skip_locked=True)
-    chosen = list(candidates.values_list("pk", flat=True)[:limit])
+
+    def candidates():
+        rows = Delivery.objects.claimable(now).order_by("next_attempt_at", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True)
+        return rows.values_list("pk", flat=True)
+
+    chosen = list(candidates()[:limit] if ids is None else candidates().filter(pk__in=ids)[:limit])
+    if ids is not None and fill and len(chosen) < limit:
+        chosen += candidates().exclude(pk__in=chosen)[: limit - len(chosen)]
     if not chosen:
         return []
     token = uuid.uuid4()
@@ -293,10 +300,11 @@ def deliveries_send(*, deliveries):
     return len(deliveries)
 
 
-def deliveries_deliver(*, ids=None, limit=None):
-    """Claim and send deliveries (the given ids, or any due); returns how many were sent."""
+def deliveries_deliver(*, ids=None, limit=None, fill=False):
+    """Claim and send deliveries (the given ids, or any due; `fill`: the ids, then any due);
+    returns how many were sent."""
     limit = limit or settings.WEBHOOK_DELIVERY_BATCH_SIZE
-    claimed = deliveries_claim(ids=ids, limit=limit)
+    claimed = deliveries_claim(ids=ids, limit=limit, fill=fill)
     return deliveries_send(deliveries=claimed) if claimed else 0
 
 
