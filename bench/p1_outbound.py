@@ -1,5 +1,8 @@
 """P1 — outbound throughput: N status changes → deliveries to the local receiver, one worker.
 
+Live (the goal's definition): the worker runs while each change commits on its own;
+deliveries/s from first commit to last receipt. Backlog: the changes are committed first
+(100 per transaction) and then the worker drains them (how the peer is measured).
 Same run: the ceiling (one process posting the same signed bodies with a plain
 requests.Session loop) and the peer (django-webhook, one solo worker, same receiver).
 Prints JSON lines of figures, then the ratios LAST.
@@ -77,7 +80,10 @@ def main():
     print(f"# P1 outbound throughput · n={args.n} · per-commit={args.per_commit} · {machine()}")
     with receiver() as rx:
         ours = run_ours(rx, n=args.n, per_commit=args.per_commit)
-        print_json_line(what="leadengine", **{k: round(v, 1) for k, v in ours.items()})
+        print_json_line(what="leadengine_live", **{k: round(v, 1) for k, v in ours.items()})
+        # The peer's method: everything queued first, then one worker drains it.
+        backlog = run_ours(rx, n=args.n, per_commit=100, backlog=True)
+        print_json_line(what="leadengine_backlog", **{k: round(v, 1) for k, v in backlog.items()})
         ceiling = ceiling_plain_session(rx, bodies_of_last_run())
         print_json_line(what="ceiling_plain_session", deliveries_per_s=round(ceiling, 1))
         peer = float("nan") if args.skip_peer else measure_peer(rx, args.n)
@@ -85,8 +91,9 @@ def main():
     print_json_line(
         what="P1 ratios",
         vs_ceiling=round(ratio(ours["end_to_end"], ceiling), 2),
-        drain_vs_ceiling=round(ratio(ours["drain"], ceiling), 2),
+        backlog_drain_vs_ceiling=round(ratio(backlog["drain"], ceiling), 2),
         vs_peer=round(ratio(ours["end_to_end"], peer), 2),
+        backlog_drain_vs_peer=round(ratio(backlog["drain"], peer), 2),
         goal="vs_ceiling >= 0.8 and vs_peer >= 3",
     )
 
