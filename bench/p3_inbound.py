@@ -71,12 +71,14 @@ def gunicorn(port, workers):
     args = [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
     args += ["--workers", str(workers), "--worker-class", "sync", "--keep-alive", "30"]
     process = start(args, env=env, log=BENCH_DIR / "gunicorn.log")
-    for _ in range(200):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/bench/bare", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}/bench/bare", timeout=10)
             return process
-        except requests.ConnectionError:
-            time.sleep(0.05)
+        except requests.RequestException:  # not listening yet, or a worker still importing
+            time.sleep(0.1)
+    stop(process)
     raise RuntimeError("gunicorn did not start, see bench/gunicorn.log")
 
 
