@@ -33,9 +33,42 @@ BENCH_ENV = {
 }
 
 
+PEER_REQUIREMENTS = [
+    "django==5.2.19",
+    "celery[redis]==5.7.0",
+    "requests",
+    "django-model-utils",
+    "psycopg[binary]==3.3.9",
+]
+
+
+def ensure_peer_venv():
+    """Create bench/.venv-peer (django-webhook 0.0.15 and its stack) when it is missing."""
+    if Path(PEER_PYTHON).exists():
+        return
+    venv = BENCH_DIR / ".venv-peer"
+    subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+    pip = [PEER_PYTHON, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, *PEER_REQUIREMENTS], check=True)
+    # --no-deps: 0.0.15 pins django<6 and pulls in extras we don't need (research §1).
+    subprocess.run([*pip, "--no-deps", "django-webhook==0.0.15"], check=True)
+
+
+def ensure_database(name):
+    """createdb when missing (trust auth on 127.0.0.1, as on this machine)."""
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], capture_output=True, check=False)
+
+
 def machine():
-    arch = platform.processor() or platform.machine()
-    return f"{arch} · {os.cpu_count()} cores · Python {platform.python_version()}"
+    model = platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):  # noqa: SIM115
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model} · {os.cpu_count()} cores · Python {platform.python_version()} · {platform.platform()}"
 
 
 def env_with(**extra):

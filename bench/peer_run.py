@@ -2,7 +2,7 @@
 
 import time
 
-from harness import BENCH_DIR, PEER_PYTHON, env_with, manage, start, stop
+from harness import BENCH_DIR, PEER_PYTHON, ensure_database, ensure_peer_venv, env_with, manage, start, stop
 
 PEER_DIR = BENCH_DIR / "peer"
 
@@ -13,6 +13,8 @@ def peer_env():
 
 def measure_peer(receiver, count):
     """Deliveries/s of django-webhook with one solo worker, first to last receipt."""
+    ensure_peer_venv()
+    ensure_database("le_bench_peer")
     subprocess_env = peer_env()
     manage("migrate", "-v0", env=subprocess_env, cwd=PEER_DIR, python=PEER_PYTHON)
     start_purge = start(

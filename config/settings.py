@@ -123,6 +123,8 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# A reused connection is checked before its first query of a request or task (after a restart).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock
     # at BEGIN so two writers queue on `timeout` instead of failing with "database is locked".
@@ -164,6 +166,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes the DB connection around every task unless this is set; we
+# close like Django does per request instead (config/celery.py), honouring CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = 2**31
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {}  # apps add their periodic tasks in their AppConfig.ready()
 

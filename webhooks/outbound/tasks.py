@@ -12,11 +12,14 @@ HARD_LIMIT = settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS
 
 @shared_task(name="outbound.deliver_webhooks", time_limit=HARD_LIMIT)
 def deliver_webhooks(delivery_ids):
-    """Deliver the deliveries one committed transaction created (the fast path)."""
+    """Deliver the deliveries one committed transaction created (the fast path), topping
+    the last batch up with other due deliveries (a backlog drains in full batches)."""
     batch = settings.WEBHOOK_DELIVERY_BATCH_SIZE
     sent = 0
     for start in range(0, len(delivery_ids), batch):
-        sent += services.deliveries_deliver(ids=delivery_ids[start : start + batch], limit=batch)
+        chunk = delivery_ids[start : start + batch]
+        last = start + batch >= len(delivery_ids)
+        sent += services.deliveries_deliver(ids=chunk, limit=batch, fill=last)
     return sent
 
 

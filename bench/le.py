@@ -1,0 +1,111 @@
+"""LeadEngine inside a benchmark process: Django set up on the bench database, fixtures, workers.
+
+Import this module first in a benchmark script: it points the process at the production
+configuration of `harness.BENCH_ENV` (PostgreSQL `le_bench`, Redis dbs 7/8) and sets Django up.
+"""
+
+import os
+import sys
+import time
+
+from harness import BENCH_DIR, BENCH_ENV, PROJECT_DIR, PYTHON, env_with, start, stop
+
+os.environ.update(BENCH_ENV)
+sys.path.insert(0, str(PROJECT_DIR))
+
+import django  # noqa: E402
+
+django.setup()
+
+import redis  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from leadengine.models import Workspace  # noqa: E402
+from leads.models import Lead  # noqa: E402
+from webhooks.outbound.models import Delivery, OutboundWebhook  # noqa: E402
+
+WORKSPACE_SLUG = "bench"
+
+
+def database_prepare():
+    """Migrate the bench database (quietly) and empty the broker's Redis db."""
+    call_command("migrate", verbosity=0)
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+def workspace_reset():
+    """An empty bench workspace (its leads, webhooks and deliveries deleted)."""
+    Workspace.objects.filter(slug=WORKSPACE_SLUG).delete()
+    with connection.cursor() as cursor:
+        # Deliveries of deleted webhooks cascade; attempts of old runs too. Keep tables small.
+        cursor.execute("TRUNCATE outbound_deliveryattempt, outbound_delivery RESTART IDENTITY CASCADE")
+    return Workspace.objects.create(name="Bench Workspace", slug=WORKSPACE_SLUG)
+
+
+def leads_create(workspace, count, prefix="lead"):
+    leads = [
+        Lead(
+            workspace=workspace,
+            first_name="Ada",
+            last_name=f"Lovelace {index}",
+            business_email=f"{prefix}{index}@example.com",
+            company_name="Analytical Engines",
+            city="London",
+        )
+        for index in range(count)
+    ]
+    Lead.objects.bulk_create(leads, batch_size=2000)
+    return list(Lead.objects.filter(workspace=workspace).order_by("pk"))
+
+
+def webhooks_create(workspace, url, count=1):
+    return [
+        OutboundWebhook.objects.create(workspace=workspace, name=f"Bench hook {index}", url=url)
+        for index in range(count)
+    ]
+
+
+def deliveries_done():
+    return Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count()
+
+
+class Worker:
+    """A real `celery worker` process on the bench configuration."""
+
+    def __init__(self, name="worker", pool="solo", concurrency=1, **env):
+        args = [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "-n", f"{name}@%h"]
+        args += ["--pool", pool] if pool == "solo" else ["--pool", pool, "-c", str(concurrency)]
+        args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        self.log = BENCH_DIR / f"{name}.log"
+        self.process = start(args, env=env_with(**env), log=self.log)
+        self.pid = self.process.pid
+
+    def wait_ready(self, timeout=60):
+        """Ready when a ping task round-trips through it."""
+        from config.celery import ping
+
+        deadline = time.monotonic() + timeout
+        marker = BENCH_DIR / f".ready-{self.pid}"
+        marker.unlink(missing_ok=True)
+        ping.delay(str(marker))
+        while time.monotonic() < deadline:
+            if marker.exists():
+                marker.unlink()
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited, see {self.log}")
+            time.sleep(0.05)
+        raise RuntimeError(f"worker not ready after {timeout}s, see {self.log}")
+
+    def rss_kib(self):
+        """Resident set size of the worker (solo pool: the process that sends)."""
+        with open(f"/proc/{self.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        stop(self.process)

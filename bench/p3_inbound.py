@@ -1,0 +1,201 @@
+"""P3 — inbound ingest through gunicorn, against a bare DRF view in the same server; P3b batches.
+
+P3: `wrk` (keep-alive, `--connections`) POSTs a 10-field nested record (mapped to 10 fields,
+upserted on business_email, every request a new lead) to the real endpoint, then the same body
+to `/bench/bare` (a DRF view that parses the JSON and answers 201; mounted only by the
+bench settings module `bench/inbound_app`). Same server, same run.
+P3b: `--leads` leads as single posts, then as batches of 1,000 (Python threads, keep-alive).
+Ratios printed LAST.
+
+    .venv/bin/python bench/p3_inbound.py [--seconds 10] [--connections 8] [--leads 10000]
+"""
+
+import argparse
+import json
+import re
+import shutil
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import le
+import requests
+from harness import BENCH_DIR, PYTHON, env_with, machine, print_json_line, ratio, start, stop
+
+from leadengine.services import api_key_create
+from leads.models import CustomField, Lead
+from webhooks.inbound.models import FieldMapping, InboundWebhook
+
+MAPPING = (
+    ("first_name", "contact/first"),
+    ("last_name", "contact/last"),
+    ("business_email", "contact/email"),
+    ("mobile_phone", "contact/phone"),
+    ("city", "address/city"),
+    ("state", "address/state"),
+    ("country", "address/country"),
+    ("company_name", "company/name"),
+    ("job_title", "company/title"),
+    ("source_tool", "meta/source"),  # a custom field
+)
+
+
+def record(run, index):
+    return {
+        "contact": {
+            "first": "Ada",
+            "last": "Lovelace",
+            "email": f"{run}-{index}@example.com",
+            "phone": "+44 20 7946 0000",
+        },
+        "address": {"city": "London", "state": "Greater London", "country": "UK"},
+        "company": {"name": "Analytical Engines", "title": "Engineer"},
+        "meta": {"source": "p3b"},
+    }
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn(port, workers):
+    env = env_with(
+        DJANGO_SETTINGS_MODULE="inbound_app.settings",
+        PYTHONPATH=str(BENCH_DIR),
+        INBOUND_RATE_LIMIT_PER_MINUTE=10**9,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+    args = [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
+    args += ["--workers", str(workers), "--worker-class", "sync", "--keep-alive", "30"]
+    process = start(args, env=env, log=BENCH_DIR / "gunicorn.log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/bench/bare", timeout=10)
+            return process
+        except requests.RequestException:  # not listening yet, or a worker still importing
+            time.sleep(0.1)
+    stop(process)
+    raise RuntimeError("gunicorn did not start, see bench/gunicorn.log")
+
+
+def wrk(url, seconds, connections, key="", run="r"):
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(BENCH_DIR / "post.lua"),
+            url,
+            "--",
+            key,
+            run,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rate,
+        "p99_ms": float(p99.group(1)) * scale,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def post_all(url, key, bodies, threads):
+    local = __import__("threading").local()
+
+    def send(body):
+        session = (
+            getattr(local, "session", None) or setattr(local, "session", requests.Session()) or local.session
+        )
+        response = session.post(
+            url,
+            data=body,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            timeout=120,
+        )
+        assert response.status_code in (200, 201), response.text[:300]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, bodies))
+    return time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--leads", type=int, default=10_000, help="P3b leads")
+    parser.add_argument("--threads", type=int, default=4, help="P3b client threads")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    le.database_prepare()
+    workspace = le.workspace_reset()
+    CustomField.objects.create(workspace=workspace, key="source_tool", label="Source tool", type="text")
+    webhook = InboundWebhook.objects.create(workspace=workspace, name="Bench form")
+    FieldMapping.objects.bulk_create(
+        FieldMapping(webhook=webhook, field=field, source_path=path) for field, path in MAPPING
+    )
+    _, key = api_key_create(workspace=workspace, name="bench")
+    print(
+        f"# P3 inbound · gunicorn {args.workers} sync workers · wrk -c{args.connections} "
+        f"{args.seconds}s · P3b {args.leads} leads · {machine()}"
+    )
+    port = free_port()
+    server = gunicorn(port, args.workers)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wrk(f"{base}/bench/bare", 2, args.connections)  # warm-up
+        wrk(f"{base}/webhooks/{webhook.public_id}", 2, args.connections, key, "warm")
+        bare = wrk(f"{base}/bench/bare", args.seconds, args.connections)
+        before = Lead.objects.filter(workspace=workspace).count()
+        inbound = wrk(f"{base}/webhooks/{webhook.public_id}", args.seconds, args.connections, key, "p3")
+        created = Lead.objects.filter(workspace=workspace).count() - before
+        print_json_line(what="bare_drf_view", **bare)
+        print_json_line(what="inbound_endpoint", leads_created=created, **inbound)
+
+        url = f"{base}/webhooks/{webhook.public_id}"
+        singles = [json.dumps(record("single", index)) for index in range(args.leads)]
+        single_s = post_all(url, key, singles, args.threads)
+        batches = [
+            json.dumps([record("batch", index) for index in range(start, min(start + 1000, args.leads))])
+            for start in range(0, args.leads, 1000)
+        ]
+        batch_s = post_all(url, key, batches, min(args.threads, len(batches)))
+        assert Lead.objects.filter(business_email__startswith="batch-").count() == args.leads
+        print_json_line(
+            what="p3b_single_posts", leads_per_s=round(args.leads / single_s, 1), seconds=round(single_s, 1)
+        )
+        print_json_line(
+            what="p3b_batches_of_1000", leads_per_s=round(args.leads / batch_s, 1), seconds=round(batch_s, 1)
+        )
+    finally:
+        stop(server)
+    print_json_line(
+        what="P3 ratios",
+        inbound_vs_bare_rps=round(ratio(inbound["rps"], bare["rps"]), 2),
+        inbound_vs_bare_p99=round(ratio(inbound["p99_ms"], bare["p99_ms"]), 2),
+        p3b_batch_vs_single=round(ratio(single_s, batch_s), 2),
+        goal="p3b_batch_vs_single >= 10",
+    )
+
+
+if __name__ == "__main__":
+    main()
