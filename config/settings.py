@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -170,7 +171,7 @@ CELERY_TIMEZONE = "UTC"
 # close like Django does per request instead (config/celery.py), honouring CONN_MAX_AGE.
 CELERY_DB_REUSE_MAX = 2**31
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {}  # apps add their periodic tasks in their AppConfig.ready()
+CELERY_BEAT_SCHEDULE = {}  # filled in the webhooks block below
 
 # Fernet keys for secrets stored encrypted (leadengine/encryption.py), newest first.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
@@ -213,6 +214,12 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# gunicorn serves collected static files itself (`manage.py collectstatic` at deploy), so the
+# admin and the API docs have their CSS and JS without a separate web server.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 LOGIN_URL = "admin:login"
 
 # --- REST API (/api/v1/, schema at /api/schema/, docs at /api/docs/) -------------------

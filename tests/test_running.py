@@ -1,10 +1,12 @@
 """The two commands' promises: settings fail loudly, a real worker consumes tasks, the
 demo seeds twice safely, and production checks are clean."""
 
+import socket
 import subprocess
 import sys
 
 import pytest
+import requests
 from django.core.management import call_command
 
 from config.celery import ping
@@ -94,3 +96,47 @@ def test_create_workspace_command(capsys):
     assert Workspace.objects.get(slug="acme").name == "Acme Inc"
     with pytest.raises(Exception, match="already exists"):
         call_command("create_workspace", "acme")
+
+
+def test_gunicorn_serves_the_admin_static_files_in_production(tmp_path):
+    env = subprocess_env(
+        DJANGO_DEBUG="0",
+        LEADENGINE_DATA_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert collect.returncode == 0, collect.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/static/admin/css/base.css"
+        wait_until(lambda: _answers(url), timeout=30, message="gunicorn to serve")
+        response = requests.get(url, timeout=5)
+        assert response.status_code == 200
+        assert "text/css" in response.headers["Content-Type"]
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _answers(url):
+    try:
+        requests.get(url, timeout=1)
+    except requests.ConnectionError:
+        return False
+    return True
