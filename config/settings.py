@@ -214,6 +214,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 # gunicorn serves collected static files itself (`manage.py collectstatic` at deploy), so the
 # admin and the API docs have their CSS and JS without a separate web server.
 STORAGES = {
