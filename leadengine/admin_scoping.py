@@ -14,6 +14,28 @@ def user_workspace_ids(request):
     return request._workspace_ids
 
 
+def scoped_related_queryset(model, request):
+    """The rows of `model` a user may pick: their workspaces, or objects owned by them."""
+    queryset = model._default_manager.all()
+    if request.user.is_superuser:
+        return queryset
+    if model is Workspace:
+        return queryset.filter(id__in=user_workspace_ids(request))
+    field_names = {field.name for field in model._meta.get_fields()}
+    if "workspace" in field_names:
+        return queryset.filter(workspace__in=user_workspace_ids(request))
+    if "webhook" in field_names:
+        return queryset.filter(webhook__workspace__in=user_workspace_ids(request))
+    return queryset.none()  # not workspace-owned: nothing to offer an operator
+
+
+class WorkspaceRelatedListFilter(admin.RelatedFieldListFilter):
+    """A related-object list filter offering only objects of the user's workspaces."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(obj.pk, str(obj)) for obj in scoped_related_queryset(field.related_model, request)]
+
+
 class WorkspaceScopedAdmin(admin.ModelAdmin):
     """A staff user who is not a superuser sees, chooses and edits only their workspaces.
 
@@ -57,13 +79,17 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         raise Http404(f"No {opts.verbose_name} with id {object_id!r} in your workspaces.")
 
     def _scope_choices(self, db_field, request, kwargs):
-        if request.user.is_superuser:
-            return
-        related = db_field.related_model
-        if related is Workspace:
-            kwargs["queryset"] = Workspace.objects.filter(id__in=user_workspace_ids(request))
-        elif hasattr(related, "workspace"):
-            kwargs["queryset"] = related._default_manager.filter(workspace__in=user_workspace_ids(request))
+        if not request.user.is_superuser:
+            kwargs["queryset"] = scoped_related_queryset(db_field.related_model, request)
+
+    def get_list_filter(self, request):
+        # The stock related-object filter lists every row of every workspace: scope it.
+        return [self._scoped_list_filter(entry) for entry in super().get_list_filter(request)]
+
+    def _scoped_list_filter(self, entry):
+        if isinstance(entry, str) and "__" not in entry and self.model._meta.get_field(entry).is_relation:
+            return (entry, WorkspaceRelatedListFilter)
+        return entry
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         self._scope_choices(db_field, request, kwargs)

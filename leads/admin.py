@@ -3,20 +3,10 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
-from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline, user_workspace_ids
+from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline
 
 from .models import Campaign, CustomField, Lead, LeadStatus, List, Message
 from .services import lead_set_status
-
-
-class WorkspaceRelatedListFilter(admin.RelatedFieldListFilter):
-    """A related-object filter offering only the user's workspaces' lists or campaigns."""
-
-    def field_choices(self, field, request, model_admin):
-        queryset = field.related_model._default_manager.all()
-        if not request.user.is_superuser:
-            queryset = queryset.filter(workspace__in=user_workspace_ids(request))
-        return [(obj.pk, str(obj)) for obj in queryset]
 
 
 @admin.register(Campaign)
@@ -62,8 +52,8 @@ class LeadAdmin(WorkspaceScopedAdmin):
     list_display = ["__str__", "business_email", "company_name", "lead_status", "modified_date"]
     list_filter = [
         "lead_status",
-        ("lists", WorkspaceRelatedListFilter),
-        ("campaigns", WorkspaceRelatedListFilter),
+        "lists",
+        "campaigns",
     ]
     list_select_related = ["workspace"]
     search_fields = ["name", "first_name", "last_name", "business_email", "personal_email", "company_name"]

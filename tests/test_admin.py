@@ -185,3 +185,36 @@ def test_lead_page_shows_the_message_thread_and_status_history(operator_client, 
     content = response.content.decode()
     assert "First message subject" in content
     assert "Needs Info" in content
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:leads_lead_changelist",
+        "admin:leads_campaign_changelist",
+        "admin:leads_list_changelist",
+        "admin:leads_customfield_changelist",
+        "admin:leadengine_membership_changelist",
+        "admin:leadengine_apikey_changelist",
+        "admin:outbound_outboundwebhook_changelist",
+        "admin:outbound_delivery_changelist",
+        "admin:inbound_inboundwebhook_changelist",
+        "admin:inbound_inboundrequest_changelist",
+    ],
+)
+def test_list_filters_never_name_another_workspace_or_its_webhooks(operator_client, workspace, url_name):
+    from tests.inbound.conftest import make_webhook as make_inbound_webhook
+    from tests.outbound.conftest import make_webhook as make_outbound_webhook
+
+    WorkspaceFactory(name="Second own workspace").memberships.create(
+        user=operator_client.get("/admin/").wsgi_request.user
+    )
+    foreign = WorkspaceFactory(name="Foreign Workspace Name")
+    make_outbound_webhook(foreign, "https://hooks.example.com/x", name="Foreign outbound hook")
+    make_inbound_webhook(foreign, name="Foreign inbound hook")
+    make_outbound_webhook(workspace, "https://hooks.example.com/y", name="Own outbound hook")
+
+    content = operator_client.get(reverse(url_name)).content.decode()
+
+    for foreign_name in ("Foreign Workspace Name", "Foreign outbound hook", "Foreign inbound hook"):
+        assert foreign_name not in content

@@ -333,14 +333,6 @@ class FailedRecentlyFilter(admin.SimpleListFilter):
         return queryset
 
 
-class WorkspaceWebhookFilter(admin.RelatedFieldListFilter):
-    def field_choices(self, field, request, model_admin):
-        webhooks = OutboundWebhook.objects.all()
-        if not request.user.is_superuser:
-            webhooks = webhooks.filter(workspace__in=user_workspace_ids(request))
-        return [(webhook.pk, str(webhook)) for webhook in webhooks]
-
-
 class RedeliverSinceForm(forms.Form):
     since = forms.DateTimeField(
         label="Failed since (UTC)",
@@ -361,7 +353,7 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
         "last_status_code",
         "next_attempt",
     ]
-    list_filter = ["status", ("webhook", WorkspaceWebhookFilter), FailedRecentlyFilter, "is_test"]
+    list_filter = ["status", "webhook", FailedRecentlyFilter, "is_test"]
     list_select_related = ["webhook", "webhook__workspace"]
     search_fields = ["event_id", "webhook__name"]
     date_hierarchy = "created_at"
