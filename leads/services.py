@@ -93,8 +93,12 @@ def lead_upsert(*, workspace, dedupe_field, values, custom_values=None, target_l
             with transaction.atomic():
                 lead = _save_values(lead or Lead(workspace=workspace), values, custom_values)
         except IntegrityError:
-            if not created:
-                raise
+            if not (created and dedupe_field == "business_email"):
+                # Deduping on another field, the record's business email belongs to a
+                # different lead of the workspace: two leads can't share it.
+                raise LeadUpsertError(
+                    "business_email", "Another lead in this workspace already has this business email."
+                ) from None
             # Lost a race the lock didn't cover: the other writer's lead is the one to update.
             created = False
             lead = _save_values(matching.select_for_update().get(), values, custom_values)

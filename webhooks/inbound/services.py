@@ -55,8 +55,10 @@ def record_prepare(*, context, document):
         if kind_and_type is None:
             record.errors.append(_error(key, path, f"{key} is not a field of this workspace."))
             continue
-        if raw is None or raw == []:
-            continue  # null is "no value": the field is left as it is
+        if raw is None or raw == [] or (isinstance(raw, str) and not raw.strip()):
+            # Null, an empty list or a blank string is "no value": the field is left as it
+            # is (web forms send every optional field, empty ones as "").
+            continue
         kind, type_ = kind_and_type
         try:
             value = coerce_default(key, raw) if kind == "default" else coerce_custom(type_, raw)
@@ -94,7 +96,8 @@ def record_save(*, context, record, actor=None):
             actor=actor,
         )
     except LeadUpsertError as exc:
-        record.errors.append(_error(exc.field, record.dedupe_path, exc.message))
+        path = next((path for key, path in context.mappings if key == exc.field), record.dedupe_path)
+        record.errors.append(_error(exc.field, path, exc.message))
         return 422, _failure(record)
     except DataError as exc:  # a value the database refused despite coercion
         record.errors.append(_error(None, None, f"The database refused a value: {exc}".strip()))
