@@ -151,12 +151,17 @@ class LeadAdmin(WorkspaceScopedAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        """Save the other fields, then route a status change through the status service."""
-        wanted_status = obj.lead_status
+        """Save the other fields; the status changes in save_related(), through the service."""
         obj.lead_status = obj.persisted_status if change else None
         super().save_model(request, obj, form, change)
-        if wanted_status and wanted_status != obj.lead_status:
-            lead_set_status(lead=obj, status=wanted_status, actor=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        # After lists, campaigns and messages are saved, so the event (and the webhook
+        # filters and payload built from it) sees the lead as the operator saved it.
+        super().save_related(request, form, formsets, change)
+        wanted_status = form.cleaned_data.get("lead_status")
+        if wanted_status and wanted_status != form.instance.lead_status:
+            lead_set_status(lead=form.instance, status=wanted_status, actor=request.user)
 
     @admin.action(description="Set status…")
     def set_status(self, request, queryset):

@@ -218,3 +218,23 @@ def test_list_filters_never_name_another_workspace_or_its_webhooks(operator_clie
 
     for foreign_name in ("Foreign Workspace Name", "Foreign outbound hook", "Foreign inbound hook"):
         assert foreign_name not in content
+
+
+def test_admin_status_change_fires_webhooks_filtered_on_a_list_added_in_the_same_save(
+    operator_client, workspace
+):
+    from tests.outbound.conftest import make_webhook
+    from webhooks.outbound.models import Delivery
+
+    hot = ListFactory(workspace=workspace, name="Hot")
+    webhook = make_webhook(workspace, "https://hooks.example.com/hot", lists=[hot])
+    lead = LeadFactory(workspace=workspace)
+
+    response = operator_client.post(
+        reverse("admin:leads_lead_change", args=[lead.pk]),
+        _lead_form_data(lead, lead_status="Opportunity", lists=[hot.pk]),
+    )
+
+    assert response.status_code == 302
+    delivery = Delivery.objects.get(webhook=webhook)
+    assert b'"Hot"' in bytes(delivery.payload)
