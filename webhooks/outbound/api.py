@@ -180,11 +180,7 @@ class OutboundWebhookViewSet(WorkspaceScopedViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
         """A new signing secret, returned once; the previous one keeps signing for 24 hours."""
-        webhook = self.get_object()
-        with transaction.atomic():
-            # Locked so two concurrent rotations cannot both demote the same secret.
-            webhook = OutboundWebhook.objects.select_for_update().get(pk=webhook.pk)
-            webhook = services.webhook_rotate_secret(webhook=webhook)
+        webhook = services.webhook_rotate_secret(webhook=self.get_object())
         body = {"secret": webhook.secret, "previous_secret_expires_at": webhook.previous_secret_expires_at}
         return Response(RotatedSecretSerializer(body).data, headers=NO_STORE)
 

@@ -334,11 +334,16 @@ def webhook_deactivate(*, webhook, reason):
     )
 
 
+@transaction.atomic
 def webhook_rotate_secret(*, webhook):
-    """New secret now; the old one keeps signing alongside it for 24 hours."""
+    """New secret now; the old one keeps signing alongside it for 24 hours.
+
+    The row is locked and re-read so two concurrent rotations cannot both demote the same
+    secret (admin and API call this alike). Returns the rotated webhook."""
     from .models import SECRET_ROTATION_OVERLAP
 
-    webhook.previous_secret = webhook.secret
+    current = type(webhook).objects.select_for_update().only("secret").get(pk=webhook.pk)
+    webhook.previous_secret = current.secret
     webhook.previous_secret_expires_at = timezone.now() + SECRET_ROTATION_OVERLAP
     webhook.secret = secret_generate()
     webhook.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
