@@ -58,3 +58,17 @@ def test_blank_form_fields_are_no_value_not_an_error(workspace, secret):
     assert response.status_code == 200, response.json()
     lead = Lead.objects.get()
     assert (lead.number_of_employees, lead.city) == (None, "Lisbon")
+
+
+def test_another_workspaces_key_is_answered_exactly_like_a_wrong_key(sender):
+    from leadengine.services import api_key_create
+    from tests.factories import WorkspaceFactory
+
+    _key, foreign_secret = api_key_create(workspace=WorkspaceFactory(), name="Elsewhere")
+
+    foreign = sender.post({"email": "a@example.com"}, secret=foreign_secret)
+    wrong = sender.post({"email": "a@example.com"}, secret=foreign_secret[:-4] + "abcd")
+
+    assert foreign.status_code == wrong.status_code == 401
+    assert foreign.json() == wrong.json()
+    assert Lead.objects.count() == 0

@@ -163,9 +163,11 @@ class InboundWebhookView(APIView):
         api_key = request.auth  # runs ApiKeyAuthentication
         if api_key is None:
             raise exceptions.NotAuthenticated("Missing API key: send “Authorization: Bearer <api key>”.")
-        self.log["api_key"] = api_key
         if api_key.workspace_id != webhook.workspace_id:
-            raise exceptions.AuthenticationFailed("Invalid API key for this webhook.")
+            # Answered like a wrong key, so it confirms nothing about the key; and another
+            # workspace's key is not written to this workspace's log.
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        self.log["api_key"] = api_key
         return api_key
 
     def _check_rate_limit(self, webhook):
