@@ -160,7 +160,7 @@ def test_delete_removes_the_webhook(key_api, workspace):
 
 
 def test_send_test_posts_the_signed_sample_and_logs_a_test_delivery(key_api, workspace, receiver):
-    receiver.default = Answer(status=202, body=b"accepted\nline 2")
+    receiver.default = Answer(status=202, body=b"accepted\nline 2", delay=0.05)
     webhook = make_webhook(workspace, url=receiver.url)
 
     response = key_api.post(detail(webhook, "test/"))
@@ -169,7 +169,7 @@ def test_send_test_posts_the_signed_sample_and_logs_a_test_delivery(key_api, wor
     result = response.json()
     assert (result["ok"], result["status_code"], result["error"]) == (True, 202, "")
     assert result["response_excerpt"] == "accepted\nline 2"
-    assert result["latency_ms"] >= 0
+    assert result["latency_ms"] >= 50  # the receiver took 50 ms to answer
     [request] = receiver.requests
     payload = standardwebhooks.Webhook(webhook.secret).verify(request.body, request.headers)
     assert payload["workspace_name"] == workspace.name
