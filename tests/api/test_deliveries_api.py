@@ -137,8 +137,22 @@ def test_redeliver_sends_the_same_bytes_and_webhook_id_again(key_api, workspace,
     assert (delivery.status, delivery.attempt_count) == ("succeeded", 7)
 
 
-@pytest.mark.parametrize("state", [{"status": "pending"}, {"status": "succeeded", "is_test": True}])
-def test_a_pending_or_test_delivery_cannot_be_redelivered(key_api, workspace, state):
+def test_redeliver_makes_a_delivery_waiting_for_its_retry_due_now(key_api, workspace):
+    later = timezone.now() + datetime.timedelta(minutes=12)
+    delivery = make_delivery(
+        make_webhook(workspace), status="pending", attempt_count=2, next_attempt_at=later
+    )
+
+    response = key_api.post(f"{URL}{delivery.pk}/redeliver/")
+
+    assert response.status_code == 202, response.json()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == ("pending", 2)
+    assert delivery.next_attempt_at <= timezone.now()
+
+
+@pytest.mark.parametrize("state", [{"status": "in_flight"}, {"status": "succeeded", "is_test": True}])
+def test_an_in_flight_or_test_delivery_cannot_be_redelivered(key_api, workspace, state):
     delivery = make_delivery(make_webhook(workspace), **state)
 
     response = key_api.post(f"{URL}{delivery.pk}/redeliver/")

@@ -18,7 +18,6 @@ from leadengine.admin_scoping import WorkspaceScopedAdmin, user_workspace_ids
 from leads.models import LeadStatus
 
 from . import services
-from .delivery_actions import delivery_redeliver
 from .models import Delivery, OutboundWebhook
 from .retry import schedule_description
 
@@ -396,7 +395,7 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         delivery = get_object_or_404(self.get_queryset(request), pk=pk)
-        outcome = delivery_redeliver(delivery=delivery)
+        outcome = services.delivery_redeliver(delivery=delivery)
         if outcome == "queued":
             self.message_user(request, "Queued again: same payload, same webhook-id.", messages.SUCCESS)
         elif outcome == "due_now":

@@ -317,13 +317,12 @@ class DeliveryViewSet(
     @extend_schema(request=None, responses={202: DeliveryDetailSerializer})
     @action(detail=True, methods=["post"])
     def redeliver(self, request, pk=None):
-        """Send a finished delivery again: same bytes, same webhook-id, a fresh retry budget."""
+        """Send again now: a finished delivery with the same bytes, same webhook-id and a fresh
+        retry budget; one waiting for its next retry is made due at once."""
         delivery = self.get_object()
         if delivery.is_test:
             raise ValidationError("A test delivery is not redelivered: send a new test instead.")
-        if not services.deliveries_redeliver(deliveries=[delivery]):
-            raise ValidationError(
-                "Only a succeeded or failed delivery can be redelivered; this one is still due."
-            )
+        if not services.delivery_redeliver(delivery=delivery):
+            raise ValidationError("This delivery is being sent right now; try again in a moment.")
         delivery = self.get_queryset().get(pk=delivery.pk)
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)

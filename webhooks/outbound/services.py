@@ -399,6 +399,28 @@ def deliveries_redeliver(*, deliveries):
     return count
 
 
+def delivery_redeliver(*, delivery):
+    """One-click redeliver (admin and API alike).
+
+    A finished delivery is queued again with a fresh budget ("queued"); one waiting for its
+    next retry is made due now with the same budget ("due_now"), so an operator who fixed the
+    receiver doesn't wait out the backoff. None for a test delivery or one in flight.
+    """
+    if delivery.is_test:
+        return None
+    if delivery.status in (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED):
+        return "queued" if deliveries_redeliver(deliveries=[delivery]) else None
+    if delivery.status != Delivery.Status.PENDING:
+        return None  # in flight: a worker is sending it right now
+    with transaction.atomic():
+        moved = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
+            next_attempt_at=timezone.now()
+        )
+        if moved:
+            deliveries_enqueue_after_commit(ids=[delivery.pk])
+    return "due_now" if moved else None
+
+
 def deliveries_redeliver_failed_since(*, queryset, since):
     failed = list(queryset.filter(status=Delivery.Status.FAILED, is_test=False, created_at__gte=since))
     return deliveries_redeliver(deliveries=failed)
