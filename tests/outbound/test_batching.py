@@ -10,6 +10,7 @@ from django.utils import timezone
 from leads.models import LeadStatus
 from leads.services import lead_set_status
 from tests.factories import CampaignFactory, CustomFieldFactory, LeadFactory, MessageFactory, WorkspaceFactory
+from webhooks.outbound import services
 from webhooks.outbound.models import Delivery
 from webhooks.outbound.tasks import deliver_webhooks
 
@@ -76,3 +77,25 @@ def test_queries_per_worker_batch_stay_constant_as_deliveries_webhooks_and_paylo
     large = queries_to_deliver(receiver, webhooks=5, leads=4, messages=20, custom_fields=15)
     assert small > 3  # the counting works
     assert small == large, (small, large)
+
+
+def test_a_task_stops_at_one_deadline_across_its_batches_and_leaves_the_rest_due(
+    workspace, receiver, settings, monkeypatch
+):
+    """A task with several batches stops sending once its deadline passes, whatever batch it
+    is in, so the hard time limit never kills it mid-send; the rest stays due, unclaimed."""
+    settings.WEBHOOK_DELIVERY_BATCH_SIZE = 2
+    make_webhook(workspace, receiver.url)
+    ids = change_statuses(LeadFactory.create_batch(5, workspace=workspace))
+    clock = iter(range(1000))  # each reading of the monotonic clock is one second later
+    monkeypatch.setattr(services.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(services, "delivery_deadline", lambda: 3)
+
+    sent = deliver_webhooks(ids)
+
+    assert 0 < sent < 5
+    assert len(receiver.requests) == sent
+    rest = Delivery.objects.exclude(status=Delivery.Status.SUCCEEDED)
+    assert rest.count() == 5 - sent
+    assert set(rest.values_list("status", flat=True)) == {Delivery.Status.PENDING}
+    assert rest.filter(next_attempt_at__lte=timezone.now(), claim_token__isnull=True).count() == 5 - sent

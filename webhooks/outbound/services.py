@@ -268,16 +268,22 @@ def _reason_not_to_send(delivery, disabled_webhooks):
     return None
 
 
-def deliveries_send(*, deliveries):
-    """POST each claimed delivery (one claim) and record outcomes in groups; returns the count."""
+def delivery_deadline():
+    """When a task must stop sending: half the claim lease from now, so its claims never
+    expire under it (a double send) and the task's hard time limit never kills it mid-batch."""
+    return time.monotonic() + settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS / 2
+
+
+def deliveries_send(*, deliveries, deadline=None):
+    """POST each claimed delivery (one claim) and record outcomes in groups; returns the count.
+
+    Past the `deadline` (time.monotonic()), the rest is released unsent for the next claim."""
     token = deliveries[0].claim_token
-    lease_seconds = settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS
-    started = time.monotonic()
+    deadline = deadline or delivery_deadline()
     pending_records = []
     disabled_webhooks = set()
     for index, delivery in enumerate(deliveries):
-        # Stop early rather than let the claim expire under us and double-send.
-        if time.monotonic() - started > lease_seconds / 2:
+        if time.monotonic() > deadline:
             _record(token, pending_records)
             _release(token, deliveries[index:])
             return index
@@ -300,7 +306,7 @@ def deliveries_send(*, deliveries):
     return len(deliveries)
 
 
-def deliveries_deliver(*, ids=None, limit=None, fill=False):
+def deliveries_deliver(*, ids=None, limit=None, fill=False, deadline=None):
     """Claim and send deliveries (the given ids, or any due); returns how many were sent.
 
     `fill`: after sending the ids, use the room left in the batch for any other due
@@ -309,11 +315,14 @@ def deliveries_deliver(*, ids=None, limit=None, fill=False):
     draining. The ids go first: the fill never delays the delivery the doorbell was rung for.
     """
     limit = limit or settings.WEBHOOK_DELIVERY_BATCH_SIZE
+    deadline = deadline or delivery_deadline()
+    if time.monotonic() > deadline:
+        return 0  # the rows stay due; the sweeper or another doorbell sends them
     claimed = deliveries_claim(ids=ids, limit=limit)
-    sent = deliveries_send(deliveries=claimed) if claimed else 0
-    if fill and ids is not None and len(claimed) < limit:
+    sent = deliveries_send(deliveries=claimed, deadline=deadline) if claimed else 0
+    if fill and ids is not None and len(claimed) < limit and time.monotonic() < deadline:
         more = deliveries_claim(limit=limit - len(claimed))
-        sent += deliveries_send(deliveries=more) if more else 0
+        sent += deliveries_send(deliveries=more, deadline=deadline) if more else 0
     return sent
 
 

@@ -5,8 +5,9 @@ from django.conf import settings
 
 from . import services
 
-# A batch stops itself at half the claim timeout; this hard limit only catches a send that
-# hangs (slow-drip responses). The killed batch's claims expire and the sweeper retries them.
+# A task stops sending at one deadline, half the claim timeout (services.delivery_deadline);
+# this hard limit only catches a send that hangs (slow-drip responses). The killed batch's
+# claims expire and the sweeper retries them.
 HARD_LIMIT = settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS
 
 
@@ -15,11 +16,12 @@ def deliver_webhooks(delivery_ids):
     """Deliver the deliveries one committed transaction created (the fast path), topping
     the last batch up with other due deliveries (a backlog drains in full batches)."""
     batch = settings.WEBHOOK_DELIVERY_BATCH_SIZE
+    deadline = services.delivery_deadline()
     sent = 0
     for start in range(0, len(delivery_ids), batch):
         chunk = delivery_ids[start : start + batch]
         last = start + batch >= len(delivery_ids)
-        sent += services.deliveries_deliver(ids=chunk, limit=batch, fill=last)
+        sent += services.deliveries_deliver(ids=chunk, limit=batch, fill=last, deadline=deadline)
     return sent
 
 
