@@ -227,7 +227,7 @@ def _loggable_json(value):
     return json.loads(_loggable_text(text).replace("\\u0000", "\\ufffd"))
 
 
-def demo_webhook_ensure(sender=None, *, workspace, **kwargs):
+def demo_webhook_ensure(*, workspace):
     """The demo workspace's inbound webhook (suggested mapping); idempotent across re-seeds."""
     webhook, created = InboundWebhook.objects.get_or_create(
         workspace=workspace,

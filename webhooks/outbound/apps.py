@@ -7,11 +7,10 @@ class OutboundConfig(AppConfig):
     verbose_name = "Send Data (outbound webhooks)"
 
     def ready(self):
-        from leads.events import demo_workspace_seeded, lead_status_changed
+        from leads.events import lead_status_changed
 
         from . import signals
 
         lead_status_changed.connect(
             signals.on_lead_status_changed, dispatch_uid="outbound.lead_status_changed"
         )
-        demo_workspace_seeded.connect(signals.on_demo_workspace_seeded, dispatch_uid="outbound.demo_seeded")

@@ -6,7 +6,3 @@ from . import services
 def on_lead_status_changed(sender, event, **kwargs):
     # Runs inside the status change's transaction: the deliveries commit or roll back with it.
     services.deliveries_create_for_event(event=event)
-
-
-def on_demo_workspace_seeded(sender, workspace, **kwargs):
-    services.demo_webhook_ensure(workspace=workspace)
