@@ -99,3 +99,15 @@ def test_a_task_stops_at_one_deadline_across_its_batches_and_leaves_the_rest_due
     assert rest.count() == 5 - sent
     assert set(rest.values_list("status", flat=True)) == {Delivery.Status.PENDING}
     assert rest.filter(next_attempt_at__lte=timezone.now(), claim_token__isnull=True).count() == 5 - sent
+
+
+def test_a_status_change_in_a_workspace_without_webhooks_never_loads_the_thread(workspace):
+    lead = LeadFactory(workspace=workspace)
+    MessageFactory.create_batch(3, lead=lead)
+    make_webhook(WorkspaceFactory(), "https://hooks.example.com/elsewhere")  # another workspace's
+
+    with CaptureQueriesContext(connection) as queries:
+        lead_set_status(lead=lead, status=LeadStatus.OPPORTUNITY)
+
+    assert not any("leads_message" in query["sql"] for query in queries.captured_queries)
+    assert not Delivery.objects.exists()

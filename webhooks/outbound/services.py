@@ -54,8 +54,16 @@ def matching_webhooks(*, lead, new_status, event_campaign=None):
     return [webhook for webhook in webhooks if webhook.accepts_status(new_status)]
 
 
+def _workspace_has_status_webhooks(workspace_id):
+    return OutboundWebhook.objects.filter(
+        workspace_id=workspace_id, is_active=True, trigger=OutboundWebhook.Trigger.LEAD_STATUS_UPDATED
+    ).exists()
+
+
 def deliveries_create_for_event(*, event):
     """One pending Delivery per matching webhook, in the caller's transaction; returns ids."""
+    if not _workspace_has_status_webhooks(event.lead.workspace_id):
+        return []  # most workspaces, most changes: skip loading the lead and its thread
     lead = lead_for_payload(event.lead.pk)
     webhooks = matching_webhooks(lead=lead, new_status=event.new_status, event_campaign=event.campaign)
     if not webhooks:
