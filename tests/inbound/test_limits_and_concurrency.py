@@ -113,3 +113,21 @@ def test_concurrent_requests_on_a_dedupe_field_without_constraint_create_one_lea
 
     assert_one_creation(statuses, 20)
     assert Lead.objects.filter(workspace=workspace).count() == 1
+
+
+@pytest.mark.production_services
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_batches_in_opposite_orders_neither_deadlock_nor_duplicate(live_server):
+    """A batch is one transaction: two batches naming the same leads in opposite orders must
+    take their locks in the same order (dedupe-value order), or PostgreSQL aborts one."""
+    workspace = WorkspaceFactory()
+    _key, secret = api_key_create(workspace=workspace, name="load")
+    webhook = make_webhook(workspace)
+    url = f"{live_server.url}/webhooks/{webhook.public_id}"
+    batch = [{"email": f"lead{n:03}@example.com", "first_name": f"F{n}"} for n in range(60)]
+    orders = [batch, list(reversed(batch))] * 3
+
+    statuses = fire_concurrently(len(orders), lambda n: post_with_retries(url, orders[n], secret))
+
+    assert statuses == [200] * len(orders)
+    assert Lead.objects.filter(workspace=workspace).count() == 60

@@ -111,6 +111,12 @@ def _failure(record):
     return {"detail": first["message"], "code": "invalid_record", "errors": record.errors}
 
 
+def _dedupe_sort_key(context, record):
+    dedupe = context.webhook.dedupe_field
+    value = record.custom_values.get(dedupe, record.values.get(dedupe))
+    return str(value) if value is not None else ""
+
+
 def records_process(*, webhook, document, actor=None):
     """Process an object (one lead) or a list of objects (batch): (status, body, record list)."""
     context = MappingContext.load(webhook)
@@ -119,12 +125,16 @@ def records_process(*, webhook, document, actor=None):
         status, body = record_save(context=context, record=record, actor=actor)
         body.update(missing_paths=record.missing_paths, unmapped_keys=record.unmapped_keys)
         return status, body, [record]
-    results, records = [], []
-    for index, item in enumerate(document):
-        record = record_prepare(context=context, document=item)
-        status, body = record_save(context=context, record=record, actor=actor)
-        results.append({"index": index, "status": status, **body})
-        records.append(record)
+    records = [record_prepare(context=context, document=item) for item in document]
+    results = [None] * len(records)
+    # One transaction for the batch, so it pays one commit instead of one per record; each
+    # record stays atomic in a savepoint of its own (lead_upsert). Records are saved in
+    # dedupe-value order (stable: a later duplicate still wins) so overlapping batches take
+    # their locks in the same order and cannot deadlock.
+    with transaction.atomic():
+        for index in sorted(range(len(records)), key=lambda i: _dedupe_sort_key(context, records[i])):
+            status, body = record_save(context=context, record=records[index], actor=actor)
+            results[index] = {"index": index, "status": status, **body}
     summary = {
         "created": sum(result["status"] == 201 for result in results),
         "updated": sum(result["status"] == 200 for result in results),
