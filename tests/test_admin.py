@@ -238,3 +238,19 @@ def test_admin_status_change_fires_webhooks_filtered_on_a_list_added_in_the_same
     assert response.status_code == 302
     delivery = Delivery.objects.get(webhook=webhook)
     assert b'"Hot"' in bytes(delivery.payload)
+
+
+def test_a_lead_cannot_be_put_on_a_list_of_another_of_the_operators_workspaces(operator_client, workspace):
+    user = operator_client.get("/admin/").wsgi_request.user
+    other = WorkspaceFactory(name="Other own workspace")
+    other.memberships.create(user=user)
+    other_list = ListFactory(workspace=other, name="Other list")
+    lead = LeadFactory(workspace=workspace)
+
+    response = operator_client.post(
+        reverse("admin:leads_lead_change", args=[lead.pk]), _lead_form_data(lead, lists=[other_list.pk])
+    )
+
+    assert response.status_code == 200
+    assert "lists" in response.context["adminform"].form.errors
+    assert not lead.lists.exists()
