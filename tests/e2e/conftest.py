@@ -34,10 +34,9 @@ WORKER_ENV = {"WEBHOOK_ALLOW_PRIVATE_DESTINATIONS": "1"}
 
 
 def chromium_path():
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("Chromium is missing: `apt-get install -y chromium` (.ci/run does it).")
-    return path
+    """The system's Chromium (Debian's package), else None: Playwright's own build, which
+    bin/test installs with `playwright install chromium` where the system has none."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
