@@ -28,14 +28,9 @@ def operator_ensure(*, username, workspace, password=None):
 
 def api_key_create(*, workspace, name, created_by=None):
     """Create a key; returns (api_key, full_key). The full key exists only in this return value."""
-    prefix, full_key = ApiKey.generate()
-    api_key = ApiKey.objects.create(
-        workspace=workspace,
-        name=name,
-        prefix=prefix,
-        key_hash=ApiKey.hash_key(full_key),
-        created_by=created_by,
-    )
+    api_key = ApiKey(workspace=workspace, name=name, created_by=created_by)
+    full_key = api_key.set_new_key()  # the one place a key is generated and hashed
+    api_key.save()
     return api_key, full_key
 
 
