@@ -86,7 +86,7 @@ def lead_upsert(*, workspace, dedupe_field, values, custom_values=None, target_l
         raise LeadUpsertError(dedupe_field, f"No value for the dedupe field {dedupe_field}.")
     with transaction.atomic():
         _lock_dedupe_value(workspace.pk, dedupe_field, dedupe_value)
-        matching = _matching_leads(workspace, dedupe_field, dedupe_value)
+        matching = leads_matching(workspace=workspace, field=dedupe_field, value=dedupe_value)
         lead = matching.select_for_update().first()
         created = lead is None
         try:
@@ -117,7 +117,8 @@ def _lock_dedupe_value(workspace_id, field, value):
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
 
 
-def _matching_leads(workspace, field, value):
+def leads_matching(*, workspace, field, value):
+    """The workspace's leads whose default or custom `field` equals `value` (oldest first)."""
     if field in DEFAULT_FIELDS_BY_KEY:
         return Lead.objects.filter(workspace=workspace, **{field: value}).order_by("id")
     return Lead.objects.filter(workspace=workspace, **{f"custom_fields__{field}": value}).order_by("id")

@@ -8,8 +8,7 @@ from django.db import DataError, transaction
 from django.utils import timezone
 
 from leads.coercion import CoercionError, coerce_custom, coerce_default
-from leads.models import Lead
-from leads.services import LeadUpsertError, lead_upsert
+from leads.services import LeadUpsertError, lead_upsert, leads_matching
 
 from . import mapping
 from .models import SUGGESTED_MAPPINGS, FieldMapping, InboundRequest, InboundWebhook
@@ -29,6 +28,10 @@ class PreparedRecord:
     missing_paths: list = field(default_factory=list)
     unmapped_keys: list = field(default_factory=list)
     dedupe_path: str | None = None
+
+    def value_of(self, key):
+        """The record's typed value of a default or custom field (None when absent)."""
+        return self.custom_values.get(key, self.values.get(key))
 
 
 @dataclass
@@ -68,7 +71,7 @@ def record_prepare(*, context, document):
         (record.values if kind == "default" else record.custom_values)[key] = value
     dedupe = context.webhook.dedupe_field
     record.dedupe_path = next((path for key, path in context.mappings if key == dedupe), None)
-    dedupe_value = record.custom_values.get(dedupe, record.values.get(dedupe))
+    dedupe_value = record.value_of(dedupe)
     if dedupe_value in (None, "", []) and not any(error["field"] == dedupe for error in record.errors):
         where = f"path {record.dedupe_path}" if record.dedupe_path else "no mapping"
         record.errors.append(
@@ -112,8 +115,7 @@ def _failure(record):
 
 
 def _dedupe_sort_key(context, record):
-    dedupe = context.webhook.dedupe_field
-    value = record.custom_values.get(dedupe, record.values.get(dedupe))
+    value = record.value_of(context.webhook.dedupe_field)
     return str(value) if value is not None else ""
 
 
@@ -153,12 +155,12 @@ def lead_preview(*, webhook, document):
             previews.append({"record": None, "errors": [_error(None, None, "Not a JSON object.")]})
             continue
         record = record_prepare(context=context, document=item)
-        dedupe = webhook.dedupe_field
-        value = record.custom_values.get(dedupe, record.values.get(dedupe))
+        value = record.value_of(webhook.dedupe_field)
         existing = None
         if value not in (None, "", []) and not record.errors:
-            lookup = {dedupe: value} if dedupe in record.values else {f"custom_fields__{dedupe}": value}
-            existing = Lead.objects.filter(workspace_id=webhook.workspace_id, **lookup).first()
+            existing = leads_matching(
+                workspace=webhook.workspace, field=webhook.dedupe_field, value=value
+            ).first()
         previews.append({"record": record, "errors": record.errors, "existing": existing})
     return previews
 
