@@ -185,12 +185,25 @@ INBOUND_RATE_LIMIT_PER_MINUTE = env_int("INBOUND_RATE_LIMIT_PER_MINUTE", 600, mi
 
 # --- Outbound webhooks (webhooks.outbound) --------------------------------------------
 LEADENGINE_VERSION = env.str("LEADENGINE_VERSION", default="1.0.0")  # in the webhook User-Agent
-# A claimed delivery whose worker has not recorded an outcome after this long (killed,
-# OOM) is picked up again by the sweeper. Must exceed a batch's worst-case send time.
-WEBHOOK_CLAIM_TIMEOUT_SECONDS = env_int("WEBHOOK_CLAIM_TIMEOUT_SECONDS", 300, minimum=1)
-WEBHOOK_SWEEP_INTERVAL_SECONDS = env_int("WEBHOOK_SWEEP_INTERVAL_SECONDS", 10, minimum=1)
-# Deliveries one task claims and sends in a row (one task per delivery tops out near 700/s).
+# A worker holds its claims on a short lease that it renews while it sends (a heartbeat):
+# a killed worker's deliveries are claimable again this long after its last renewal.
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 15, minimum=3)
+WEBHOOK_SWEEP_INTERVAL_SECONDS = env_int("WEBHOOK_SWEEP_INTERVAL_SECONDS", 5, minimum=1)
+# Requests in flight at once per worker process (threads; the work is waiting on receivers).
+WEBHOOK_SENDER_CONCURRENCY = env_int("WEBHOOK_SENDER_CONCURRENCY", 64, minimum=1)
+# Requests in flight at once to one endpoint across all workers, unless the webhook sets its
+# own (at most 32): one endpoint never takes a whole worker.
+WEBHOOK_ENDPOINT_CONCURRENCY = env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 8, minimum=1)
+# How long one task keeps claiming new work before it drains and hands over to the next task.
+WEBHOOK_SEND_WINDOW_SECONDS = env_int("WEBHOOK_SEND_WINDOW_SECONDS", 60, minimum=1)
+# Deliveries one claim takes at most (a task claims again as requests finish).
 WEBHOOK_DELIVERY_BATCH_SIZE = env_int("WEBHOOK_DELIVERY_BATCH_SIZE", 100, minimum=1)
+# A sending task stops claiming at the window, then waits for its requests (one timeout
+# each): this hard limit only catches a send that hangs (the leases then expire).
+CELERY_TASK_ANNOTATIONS = {
+    name: {"time_limit": WEBHOOK_SEND_WINDOW_SECONDS + 3 * WEBHOOK_TIMEOUT_SECONDS + WEBHOOK_LEASE_SECONDS}
+    for name in ("outbound.deliver_webhooks", "outbound.deliver_due_webhooks")
+}
 CELERY_BEAT_SCHEDULE["outbound-deliver-due-webhooks"] = {
     "task": "outbound.deliver_due_webhooks",
     "schedule": float(WEBHOOK_SWEEP_INTERVAL_SECONDS),

@@ -11,7 +11,7 @@ from leads.models import Lead
 from tests.factories import WorkspaceFactory
 from tests.inbound.conftest import make_webhook as make_inbound_webhook
 from tests.outbound.conftest import make_webhook as make_outbound_webhook
-from webhooks.outbound import services
+from webhooks.outbound import sender
 from webhooks.outbound.models import Delivery
 from webhooks.outbound.receiver import WebhookReceiver
 
@@ -39,7 +39,7 @@ def test_status_mapped_in_an_inbound_request_produces_a_signed_outbound_delivery
                 format="json",
             )
         assert response.status_code == 201, response.content
-        services.deliveries_deliver()
+        sender.deliveries_deliver()
 
         [request] = receiver.requests
 

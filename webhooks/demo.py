@@ -14,7 +14,6 @@ from leads.models import LeadStatus
 from leads.services import lead_set_status
 from webhooks.inbound import services as inbound_services
 from webhooks.inbound.views import InboundWebhookView
-from webhooks.outbound import services as outbound_services
 from webhooks.outbound.models import Delivery, OutboundWebhook
 
 # Procfile.dev runs `webhook_receiver --port 8002 --status 500` for this one.
@@ -23,13 +22,26 @@ DEMO_CHANGES = (LeadStatus.OPPORTUNITY, LeadStatus.CONVERSATION, LeadStatus.MEET
 
 
 def demo_activity_ensure(sender=None, *, workspace, **kwargs):
-    working = outbound_services.demo_webhook_ensure(workspace=workspace)
+    working = local_receiver_webhook_ensure(workspace=workspace)
     failing = failing_webhook_ensure(workspace=workspace)
     if not Delivery.objects.filter(webhook__in=[working, failing], is_test=False).exists():
         _change_some_statuses(workspace)
     inbound = inbound_services.demo_webhook_ensure(workspace=workspace)
     if not inbound.requests.exists():
         _post_demo_requests(inbound)
+
+
+def local_receiver_webhook_ensure(*, workspace):
+    """The demo workspace's webhook, pointed at the local receiver (`webhook_receiver`)."""
+    webhook, _ = OutboundWebhook.objects.get_or_create(
+        workspace=workspace,
+        name="Local receiver (demo)",
+        defaults={
+            "url": "http://127.0.0.1:8001/",
+            "description": "Run `python manage.py webhook_receiver --port 8001` to watch deliveries arrive.",
+        },
+    )
+    return webhook
 
 
 def failing_webhook_ensure(*, workspace):

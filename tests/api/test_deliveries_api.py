@@ -10,7 +10,7 @@ from django.utils import timezone
 from tests.factories import LeadFactory
 from webhooks.outbound.models import Delivery, DeliveryAttempt, OutboundWebhook
 from webhooks.outbound.receiver import Answer
-from webhooks.outbound.services import deliveries_deliver
+from webhooks.outbound.sender import deliveries_deliver
 
 from .conftest import signed_in
 

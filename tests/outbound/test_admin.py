@@ -10,7 +10,7 @@ from django.urls import reverse
 from leads.models import LeadStatus
 from leads.services import lead_set_status
 from tests.factories import WorkspaceFactory, operator_of
-from webhooks.outbound import destinations, services
+from webhooks.outbound import destinations, sender
 from webhooks.outbound.models import Delivery, OutboundWebhook
 from webhooks.outbound.receiver import Answer
 
@@ -99,7 +99,7 @@ def test_send_test_shows_a_failure_without_retrying(operator_client, workspace, 
     ).content
     assert b"Not delivered" in page and b"500" in page
     assert Delivery.objects.get().status == Delivery.Status.FAILED
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     assert len(receiver.requests) == 1
 
 
@@ -145,7 +145,7 @@ def failed_delivery(workspace, lead, receiver, settings):
     make_webhook(workspace, receiver.url)
     with transaction.atomic():
         lead_set_status(lead=lead, status=LeadStatus.OPPORTUNITY)
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     delivery = Delivery.objects.get()
     assert delivery.status == Delivery.Status.FAILED
     return delivery
@@ -182,7 +182,7 @@ def test_redeliver_action_sends_the_same_delivery_again(operator_client, failed_
         reverse("admin:outbound_delivery_change", args=[failed_delivery.pk])
     ).content.decode()
     assert "next attempt at" in page
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     failed_delivery.refresh_from_db()
     assert failed_delivery.status == Delivery.Status.SUCCEEDED
     assert receiver.requests[0].body == receiver.requests[1].body

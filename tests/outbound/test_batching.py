@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from leads.models import LeadStatus
 from leads.services import lead_set_status
-from tests.factories import CampaignFactory, CustomFieldFactory, LeadFactory, MessageFactory, WorkspaceFactory
-from webhooks.outbound import services
+from tests.factories import LeadFactory, MessageFactory, WorkspaceFactory
 from webhooks.outbound.models import Delivery
+from webhooks.outbound.receiver import Answer
 from webhooks.outbound.tasks import deliver_webhooks
 
 from .conftest import make_webhook
@@ -52,53 +52,25 @@ def test_a_doorbell_never_sends_a_retry_before_it_is_due(workspace, receiver):
     assert waiting_row.status == Delivery.Status.PENDING and waiting_row.next_attempt_at == later
 
 
-def queries_to_deliver(receiver, *, webhooks, leads, messages, custom_fields):
-    workspace = WorkspaceFactory()
-    campaign = CampaignFactory(workspace=workspace)
-    for index in range(custom_fields):
-        CustomFieldFactory(workspace=workspace, key=f"field_{index}")
-    created = LeadFactory.create_batch(
-        leads, workspace=workspace, custom_fields={f"field_{i}": i for i in range(custom_fields)}
-    )
-    for lead in created:
-        MessageFactory.create_batch(messages, lead=lead, campaign=campaign)
-    for index in range(webhooks):
-        make_webhook(workspace, receiver.url, name=f"hook {index}")
-    ids = change_statuses(created)
-    with CaptureQueriesContext(connection) as captured:
-        sent = deliver_webhooks(ids)
-    assert sent == webhooks * leads
-    return len(captured)
-
-
-def test_queries_per_worker_batch_stay_constant_as_deliveries_webhooks_and_payloads_grow(receiver):
-    small = queries_to_deliver(receiver, webhooks=1, leads=1, messages=1, custom_fields=1)
-    Delivery.objects.update(status=Delivery.Status.SUCCEEDED)  # nothing left for the next fill
-    large = queries_to_deliver(receiver, webhooks=5, leads=4, messages=20, custom_fields=15)
-    assert small > 3  # the counting works
-    assert small == large, (small, large)
-
-
-def test_a_task_stops_at_one_deadline_across_its_batches_and_leaves_the_rest_due(
-    workspace, receiver, settings, monkeypatch
+def test_a_task_stops_claiming_when_its_send_window_closes_and_leaves_the_rest_due(
+    workspace, receiver, settings
 ):
-    """A task with several batches stops sending once its deadline passes, whatever batch it
-    is in, so the hard time limit never kills it mid-send; the rest stays due, unclaimed."""
-    settings.WEBHOOK_DELIVERY_BATCH_SIZE = 2
-    make_webhook(workspace, receiver.url)
-    ids = change_statuses(LeadFactory.create_batch(5, workspace=workspace))
-    clock = iter(range(1000))  # each reading of the monotonic clock is one second later
-    monkeypatch.setattr(services.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(services, "delivery_deadline", lambda: 3)
+    """A task hands over to the next one after its window, so the hard time limit never kills
+    it mid-send; what it did not claim stays due and unclaimed, with no attempt used."""
+    settings.WEBHOOK_SEND_WINDOW_SECONDS = 1
+    receiver.default = Answer(delay=0.3)
+    make_webhook(workspace, receiver.url, max_in_flight=1)  # one request at a time
+    ids = change_statuses(LeadFactory.create_batch(8, workspace=workspace))
 
     sent = deliver_webhooks(ids)
 
-    assert 0 < sent < 5
+    assert 0 < sent < 8
     assert len(receiver.requests) == sent
     rest = Delivery.objects.exclude(status=Delivery.Status.SUCCEEDED)
-    assert rest.count() == 5 - sent
-    assert set(rest.values_list("status", flat=True)) == {Delivery.Status.PENDING}
-    assert rest.filter(next_attempt_at__lte=timezone.now(), claim_token__isnull=True).count() == 5 - sent
+    assert rest.count() == 8 - sent
+    assert set(rest.values_list("status", "attempt_count", "claim_token")) == {
+        (Delivery.Status.PENDING, 0, None)
+    }
 
 
 def test_a_status_change_in_a_workspace_without_webhooks_never_loads_the_thread(workspace):

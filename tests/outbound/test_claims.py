@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from webhooks.outbound import services
+from webhooks.outbound import dispatch, sender
 from webhooks.outbound.http_client import DeliveryResult
 from webhooks.outbound.models import Delivery
 
@@ -24,15 +24,16 @@ def pending_deliveries(webhook, count):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_claims_never_share_a_delivery(workspace):
+def test_concurrent_claims_never_share_a_delivery(workspace, settings):
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 1000  # no per-endpoint cap in the way
     webhook = make_webhook(workspace, "https://example.com/hook")
     pending_deliveries(webhook, 200)
     claims, errors = [], []
 
     def worker():
         try:
-            while batch := services.deliveries_claim(limit=7):
-                claims.append([delivery.pk for delivery in batch])
+            while claim := dispatch.deliveries_claim(limit=7):
+                claims.append([delivery.pk for delivery in claim.to_send])
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:
@@ -52,14 +53,16 @@ def test_concurrent_claims_never_share_a_delivery(workspace):
 
 @pytest.mark.django_db
 def test_a_worker_whose_claim_expired_does_not_overwrite_the_new_owner(workspace, settings):
-    settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS = 60
+    settings.WEBHOOK_LEASE_SECONDS = 60
     webhook = make_webhook(workspace, "https://example.com/hook")
     [delivery] = pending_deliveries(webhook, 1)
     start = datetime(2026, 3, 2, tzinfo=UTC)
     with time_machine.travel(start, tick=False):
-        [slow] = services.deliveries_claim(limit=1)
+        slow_claim = dispatch.deliveries_claim(limit=1)
+        [slow] = slow_claim.to_send
     with time_machine.travel(start + timedelta(seconds=61), tick=False):
-        [fast] = services.deliveries_claim(limit=1)
+        fast_claim = dispatch.deliveries_claim(limit=1)
+        [fast] = fast_claim.to_send
         failure = DeliveryResult(
             ok=False,
             retryable=False,
@@ -68,11 +71,15 @@ def test_a_worker_whose_claim_expired_does_not_overwrite_the_new_owner(workspace
             request_url=webhook.url,
             status_code=400,
         )
-        services._record(slow.claim_token, [(slow, failure)])
+        dispatch.deliveries_record(slow_claim.token, [(slow, failure)])
 
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.IN_FLIGHT and delivery.claim_token == fast.claim_token
-    assert delivery.attempts.count() == 1  # the slow attempt still happened and is logged
+    assert delivery.status == Delivery.Status.IN_FLIGHT and delivery.claim_token == fast_claim.token
+    # the slow attempt happened and is logged; the fast one has started
+    assert list(delivery.attempts.values_list("number", "status_code", "in_progress")) == [
+        (1, 400, False),
+        (2, None, True),
+    ]
 
 
 @pytest.mark.django_db
@@ -93,7 +100,7 @@ def test_a_delivery_claimed_six_times_without_outcome_fails_instead_of_looping(w
         status=Delivery.Status.IN_FLIGHT, attempt_count=6, claimed_until=datetime(2000, 1, 1, tzinfo=UTC)
     )
 
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.FAILED

@@ -12,7 +12,7 @@ from django.db import transaction
 from leads.models import CustomField, LeadStatus, Message
 from leads.services import lead_set_status
 from tests.factories import CampaignFactory, CustomFieldFactory, LeadFactory, ListFactory, MessageFactory
-from webhooks.outbound import services
+from webhooks.outbound import sender, services
 from webhooks.outbound.models import Delivery
 from webhooks.outbound.services import webhook_rotate_secret
 
@@ -100,7 +100,7 @@ def test_payload_has_exactly_the_article_keys_and_types(
 def test_committed_change_is_delivered_signed_and_verifiable_by_both_libraries(seeded_lead, receiver):
     webhook = make_webhook(seeded_lead.workspace, receiver.url)
     change_status(seeded_lead, LeadStatus.OPPORTUNITY)
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
 
     [request] = receiver.requests
     delivery = Delivery.objects.get()
@@ -123,7 +123,7 @@ def test_during_rotation_old_and_new_secret_verify_then_only_the_new(lead, recei
     old_secret = webhook.secret
     webhook_rotate_secret(webhook=webhook)
     change_status(lead, LeadStatus.FOLLOW_UP)
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     request = receiver.requests[-1]
     for secret in (old_secret, webhook.secret):
         standardwebhooks.Webhook(secret).verify(request.body, request.headers)
@@ -131,7 +131,7 @@ def test_during_rotation_old_and_new_secret_verify_then_only_the_new(lead, recei
 
     with time_machine.travel(datetime.now(UTC) + timedelta(hours=24, minutes=1)):
         change_status(lead, LeadStatus.NEEDS_INFO)
-        services.deliveries_deliver()
+        sender.deliveries_deliver()
         request = receiver.requests[-1]
         svix.webhooks.Webhook(webhook.secret).verify(request.body, request.headers)
         with pytest.raises(standardwebhooks.WebhookVerificationError):
@@ -150,7 +150,7 @@ def test_rolled_back_change_creates_and_sends_nothing(lead, receiver, django_cap
         raise RuntimeError("boom")
     assert callbacks == []
     assert not Delivery.objects.exists()
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     assert receiver.requests == []
 
 
@@ -193,11 +193,11 @@ def test_campaign_of_the_change_counts_for_the_campaign_filter(lead, workspace, 
 def test_redelivery_sends_the_same_bytes_and_webhook_id(lead, receiver, django_capture_on_commit_callbacks):
     make_webhook(lead.workspace, receiver.url)
     change_status(lead, LeadStatus.CONVERSATION)
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     lead.first_name = "Changed"
     lead.save()
     services.deliveries_redeliver(deliveries=list(Delivery.objects.all()))
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     first, second = receiver.requests
     assert first.body == second.body
     assert first.header("webhook-id") == second.header("webhook-id")

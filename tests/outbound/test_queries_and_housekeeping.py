@@ -6,13 +6,21 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from leads.demo import seed_demo
 from leads.models import LeadStatus
 from leads.services import lead_set_status
-from tests.factories import CampaignFactory, CustomFieldFactory, LeadFactory, ListFactory, MessageFactory
-from webhooks.outbound import services
-from webhooks.outbound.http_client import webhook_post
+from tests.factories import (
+    CampaignFactory,
+    CustomFieldFactory,
+    LeadFactory,
+    ListFactory,
+    MessageFactory,
+    WorkspaceFactory,
+)
+from webhooks.outbound import dispatch, services
+from webhooks.outbound.http_client import DeliveryResult, webhook_post
 from webhooks.outbound.management.commands.webhook_receiver import Command
 from webhooks.outbound.models import Delivery, OutboundWebhook
 from webhooks.outbound.receiver import Answer, WebhookReceiver
@@ -46,18 +54,29 @@ def test_building_and_dispatching_deliveries_uses_a_constant_number_of_queries(w
     assert large <= 14
 
 
-@pytest.mark.usefixtures("allow_private")
-def test_recording_a_batch_uses_a_constant_number_of_queries(
-    workspace, receiver, django_assert_max_num_queries
-):
-    webhook = make_webhook(workspace, receiver.url)
-    for lead in LeadFactory.create_batch(20, workspace=workspace):
+def queries_to_claim_and_record(*, webhooks, leads):
+    workspace = WorkspaceFactory()
+    for index in range(webhooks):
+        make_webhook(workspace, f"https://hooks.example.com/{index}", max_in_flight=32)
+    for lead in LeadFactory.create_batch(leads, workspace=workspace):
         with transaction.atomic():
             lead_set_status(lead=lead, status=LeadStatus.OPPORTUNITY)
-    assert Delivery.objects.filter(webhook=webhook).count() == 20
-    # claim (select + update + fetch) + record (select + bulk update + bulk insert) + savepoints
-    with django_assert_max_num_queries(12):
-        assert services.deliveries_deliver() == 20
+    with CaptureQueriesContext(connection) as claiming:
+        claim = dispatch.deliveries_claim(limit=100)
+    assert len(claim.to_send) == webhooks * leads
+    answer = DeliveryResult(
+        ok=True, retryable=False, started_at=timezone.now(), duration_ms=5, request_url="x"
+    )
+    with CaptureQueriesContext(connection) as recording:
+        dispatch.deliveries_record(claim.token, [(delivery, answer) for delivery in claim.to_send])
+    return len(claiming), len(recording)
+
+
+def test_claiming_starting_and_recording_use_a_constant_number_of_queries_whatever_the_batch():
+    few = queries_to_claim_and_record(webhooks=1, leads=2)
+    many = queries_to_claim_and_record(webhooks=5, leads=12)
+    assert few[0] > 5 and few[1] > 2  # the counting works
+    assert few == many, (few, many)
 
 
 def test_a_webhook_failing_for_five_days_is_disabled_with_the_reason(workspace):

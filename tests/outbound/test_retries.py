@@ -10,7 +10,7 @@ from django.db import transaction
 
 from leads.models import LeadStatus
 from leads.services import lead_set_status
-from webhooks.outbound import services
+from webhooks.outbound import dispatch, sender
 from webhooks.outbound.models import Delivery, OutboundWebhook
 from webhooks.outbound.receiver import Answer
 from webhooks.outbound.retry import JITTER, MAX_ATTEMPTS, RETRY_SCHEDULE
@@ -29,7 +29,7 @@ def emit(lead, status=LeadStatus.OPPORTUNITY):
 
 def attempt_at(moment):
     with time_machine.travel(moment, tick=False):
-        services.deliveries_deliver()
+        sender.deliveries_deliver()
 
 
 def assert_within_jitter(delivery, step, attempted_at):
@@ -82,7 +82,7 @@ def test_other_4xx_fail_at_once(lead, receiver, status):
     receiver.default = Answer(status=status)
     make_webhook(lead.workspace, receiver.url)
     delivery = emit(lead)
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.FAILED
     assert delivery.attempts.get().error_message.startswith(f"HTTP {status}")
@@ -93,7 +93,7 @@ def test_redirect_fails_at_once_naming_the_location_and_is_not_followed(lead, re
     receiver.answers = [Answer(status=status, headers={"Location": receiver.url + "moved"})]
     make_webhook(lead.workspace, receiver.url)
     delivery = emit(lead)
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.FAILED
     assert receiver.url + "moved" in delivery.last_error
@@ -104,7 +104,7 @@ def test_410_fails_and_disables_the_webhook_with_the_reason(lead, receiver):
     receiver.default = Answer(status=410)
     webhook = make_webhook(lead.workspace, receiver.url)
     delivery = emit(lead)
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     delivery.refresh_from_db()
     webhook.refresh_from_db()
     assert delivery.status == Delivery.Status.FAILED
@@ -119,7 +119,7 @@ def test_pending_deliveries_of_a_disabled_webhook_fail_instead_of_waiting_foreve
     webhook = make_webhook(lead.workspace, receiver.url)
     delivery = emit(lead)
     OutboundWebhook.objects.filter(pk=webhook.pk).update(is_active=False, disabled_reason="Paused.")
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.FAILED and "disabled" in delivery.last_error
     assert receiver.requests == []
@@ -144,7 +144,7 @@ def test_timeout_is_retried(lead, receiver, settings):
     receiver.answers = [Answer(delay=0.6)]
     make_webhook(lead.workspace, receiver.url)
     delivery = emit(lead)
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.PENDING
     assert "Timeout" in delivery.attempts.get().error_class
@@ -187,7 +187,7 @@ def test_attempt_records_headers_and_first_4_kib_of_the_body(lead, receiver):
     receiver.default = Answer(status=200, headers={"X-Trace": "abc"}, body=b"x" * 10_000, delay=0.05)
     make_webhook(lead.workspace, receiver.url)
     delivery = emit(lead)
-    services.deliveries_deliver()
+    sender.deliveries_deliver()
     attempt = delivery.attempts.get()
     assert attempt.response_headers["X-Trace"] == "abc"
     assert len(attempt.response_body) == 4096
@@ -195,15 +195,21 @@ def test_attempt_records_headers_and_first_4_kib_of_the_body(lead, receiver):
     assert attempt.duration_ms >= 50  # the receiver took 50 ms to answer
 
 
-def test_a_stranded_claim_is_picked_up_again_after_the_claim_timeout(lead, receiver, settings):
-    settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS = 60
+def test_a_stranded_claim_is_sent_again_after_its_lease_and_the_lost_attempt_is_logged(
+    lead, receiver, settings
+):
+    settings.WEBHOOK_LEASE_SECONDS = 60
     make_webhook(lead.workspace, receiver.url)
     with time_machine.travel(START, tick=False):
         delivery = emit(lead)
-        [claimed] = services.deliveries_claim(limit=10)  # a worker claims, then dies
+        [claimed] = dispatch.deliveries_claim(limit=10).to_send  # a worker starts, then dies
     attempt_at(START + timedelta(seconds=59))
     assert receiver.requests == []
     attempt_at(START + timedelta(seconds=61))
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SUCCEEDED
     assert delivery.attempt_count == 2
+    assert list(delivery.attempts.values_list("number", "error_class", "status_code")) == [
+        (1, "WorkerLost", None),  # the dead worker's request may have gone out: it is logged
+        (2, "", 200),
+    ]

@@ -46,6 +46,11 @@ class DeliveryResult:
     def gone(self):
         return self.status_code == 410
 
+    @property
+    def network_failure(self):
+        """No answer at all (timeout, refused or reset connection, DNS): what trips the breaker."""
+        return self.status_code is None and self.retryable
+
 
 class PinnedAddressAdapter(IPFilterAdapter):
     """requests-hardened's IP-pinning adapter with our stricter resolver.

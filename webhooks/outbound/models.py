@@ -1,7 +1,9 @@
 import json
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -10,10 +12,21 @@ from leadengine.models import Workspace
 from leads.models import Campaign, Lead, LeadStatus, List
 
 from .destinations import DestinationRefused, destination_check
-from .retry import MAX_ATTEMPTS
+from .retry import MAX_ATTEMPTS, retry_delay
 from .signing import secret_generate
 
 SECRET_ROTATION_OVERLAP = timedelta(hours=24)
+# The one spelling of each event: the type receivers see (payload `event_type`), and the type
+# a Send Test delivery is logged under. The trigger an operator picks is stored as
+# `OutboundWebhook.Trigger.LEAD_STATUS_UPDATED` (a database value, kept as it is).
+EVENT_TYPE_STATUS_UPDATED = "lead.status_updated"
+TEST_EVENT_TYPE = f"{EVENT_TYPE_STATUS_UPDATED}.test"
+MAX_IN_FLIGHT_LIMIT = 32
+# The circuit breaker: this many network failures in a row (timeouts, refused or reset
+# connections) hold an endpoint back; each failed probe doubles the pause, up to the cap.
+BREAKER_THRESHOLD = 5
+BREAKER_FIRST_PAUSE = timedelta(seconds=15)
+BREAKER_MAX_PAUSE = timedelta(minutes=10)
 
 
 def validate_destination_url(url):
@@ -22,6 +35,14 @@ def validate_destination_url(url):
         destination_check(url)
     except DestinationRefused as exc:
         raise ValidationError(str(exc), code="destination_refused") from None
+
+
+def breaker_pause(consecutive_failures):
+    """How long an endpoint is held back after this many network failures in a row."""
+    if consecutive_failures < BREAKER_THRESHOLD:
+        return None
+    doublings = min(consecutive_failures - BREAKER_THRESHOLD, 10)
+    return min(BREAKER_FIRST_PAUSE * 2**doublings, BREAKER_MAX_PAUSE)
 
 
 class OutboundWebhook(models.Model):
@@ -55,6 +76,23 @@ class OutboundWebhook(models.Model):
         blank=True,
         help_text="Only changes to these statuses. Empty = every status.",
     )
+    deliver_in_order = models.BooleanField(
+        "deliver in order",
+        default=False,
+        help_text="Send one lead's events in the order of its status changes: a later one waits "
+        "while an earlier one is pending or retrying. Other leads are not held up.",
+    )
+    max_in_flight = models.PositiveSmallIntegerField(
+        "requests at once",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_IN_FLIGHT_LIMIT)],
+        help_text=f"Most requests in flight to this endpoint at once (1–{MAX_IN_FLIGHT_LIMIT}). "
+        "Empty = the platform default.",
+    )
+    # Circuit breaker state, written by the sender (dispatch.breakers_record).
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -84,6 +122,27 @@ class OutboundWebhook(models.Model):
             return [self.secret, self.previous_secret]
         return [self.secret]
 
+    @property
+    def concurrency_limit(self):
+        return self.max_in_flight or settings.WEBHOOK_ENDPOINT_CONCURRENCY
+
+    @property
+    def breaker_open(self):
+        """Held back after repeated network failures: one probe at a time until one succeeds."""
+        return self.consecutive_failures >= BREAKER_THRESHOLD
+
+    def breaker_status(self, now=None):
+        """What the operator reads on the webhook page and in the API ("" when healthy)."""
+        if not self.breaker_open:
+            return ""
+        now = now or timezone.now()
+        if self.paused_until and self.paused_until > now:
+            return (
+                f"Endpoint failing ({self.consecutive_failures} network failures in a row): "
+                f"paused until {self.paused_until:%Y-%m-%d %H:%M:%S} UTC, then one probe delivery."
+            )
+        return f"Endpoint failing ({self.consecutive_failures} network failures in a row): probing."
+
     def accepts_status(self, new_status):
         # Lists and campaigns are filtered in SQL; a JSON "contains" is not portable to SQLite.
         return not self.statuses or new_status in self.statuses
@@ -110,7 +169,7 @@ class Delivery(models.Model):
     webhook = models.ForeignKey(OutboundWebhook, on_delete=models.CASCADE, related_name="deliveries")
     # The event's id, sent as the Standard Webhooks `webhook-id` on every retry and redelivery.
     event_id = models.CharField(max_length=64, editable=False)
-    event_type = models.CharField(max_length=60, default="lead.status_updated")
+    event_type = models.CharField(max_length=60, default=EVENT_TYPE_STATUS_UPDATED)
     lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     payload = models.BinaryField(editable=False)
     is_test = models.BooleanField("test", default=False)
@@ -136,6 +195,8 @@ class Delivery(models.Model):
             models.Index(fields=["status", "claimed_until"]),
             models.Index(fields=["claim_token"]),
             models.Index(fields=["webhook", "-created_at"]),
+            models.Index(fields=["webhook", "status"]),
+            models.Index(fields=["webhook", "lead", "status"]),
         ]
         constraints = [
             models.UniqueConstraint(fields=["webhook", "event_id"], name="unique_delivery_per_event"),
@@ -147,6 +208,47 @@ class Delivery(models.Model):
     @property
     def attempts_left(self):
         return MAX_ATTEMPTS - (self.attempt_count - self.budget_start)
+
+    @property
+    def is_finished(self):
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    def apply_result(self, result, now):
+        """Move on after an attempt (the retry schedule); returns a reason to disable the
+        webhook when the receiver asked us to stop (410), else None."""
+        self.last_status_code = result.status_code
+        self.last_error = result.error_message[:1000]
+        delay = None
+        if result.ok:
+            self.status, self.next_attempt_at, self.completed_at = self.Status.SUCCEEDED, None, now
+            return None
+        if result.retryable:
+            delay = retry_delay(
+                retry_number=self.attempt_count - self.budget_start,
+                retry_after=result.retry_after,
+                status_code=result.status_code,
+            )
+        if delay is None:
+            self.status, self.next_attempt_at, self.completed_at = self.Status.FAILED, None, now
+        else:
+            self.status, self.next_attempt_at = self.Status.PENDING, now + delay
+        if result.gone:
+            return (
+                f"The destination answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC: it asked us to stop sending."
+            )
+        return None
+
+    def waiting_for(self):
+        """With "deliver in order": the earlier unfinished delivery of the same lead this one
+        waits for, else None."""
+        if self.is_finished or not self.lead_id or not self.webhook.deliver_in_order:
+            return None
+        return (
+            Delivery.objects.filter(webhook_id=self.webhook_id, lead_id=self.lead_id, pk__lt=self.pk)
+            .exclude(status__in=[self.Status.SUCCEEDED, self.Status.FAILED])
+            .order_by("pk")
+            .first()
+        )
 
     def payload_pretty(self):
         try:
@@ -168,6 +270,9 @@ class DeliveryAttempt(models.Model):
     response_body = models.TextField(blank=True, default="", help_text="First 4 KiB.")
     error_class = models.CharField(max_length=100, blank=True, default="")
     error_message = models.CharField(max_length=1000, blank=True, default="")
+    # Written just before the request leaves, so a worker killed mid-send leaves the row
+    # behind: every request that reached the network has its attempt (then "WorkerLost").
+    in_progress = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["delivery", "number"]

@@ -17,7 +17,7 @@ from django.db.models import Prefetch
 from leads.catalogue import DEFAULT_FIELDS
 from leads.models import CustomField, Lead, Message, isoformat_utc
 
-EVENT_TYPE = "lead.status_updated"
+from .models import EVENT_TYPE_STATUS_UPDATED as EVENT_TYPE
 
 
 def payload_serialize(payload):

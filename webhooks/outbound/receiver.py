@@ -60,6 +60,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a concurrent sender's burst of new
+    # connections would be dropped and retried by the kernel a second later.
+    request_queue_size = 256
+
+
 class WebhookReceiver:
     """Start with `start()` (port 0 = ephemeral); `url` is where to point a webhook.
 
@@ -74,7 +80,7 @@ class WebhookReceiver:
         self.respond = None
         self.on_request = on_request
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._server.receiver = self
         self._thread = None

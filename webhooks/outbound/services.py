@@ -1,354 +1,32 @@
-"""Outbound webhook writes: the outbox, claiming, sending, recording, operator actions.
+"""Operator actions on outbound webhooks: rotate a secret, Send Test, redeliver, disable.
 
-Delivery state lives in the database; Celery is only the doorbell. A committed status
-change writes its Delivery rows in the same transaction, rings the doorbell after commit,
-and the sweeper finds anything the broker lost or a dead worker left claimed.
+Writing the outbox is `outbox.py`; the rules of sending are `dispatch.py`; the concurrent
+sender is `sender.py`.
 """
 
-import logging
-import threading
-import time
+import enum
 import uuid
-from collections import defaultdict
 from datetime import timedelta
 
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
-from .http_client import DeliveryResult, webhook_post
-from .models import Delivery, DeliveryAttempt, OutboundWebhook
-from .payload import lead_for_payload, lead_status_payload_build, payload_serialize, sample_payload_build
-from .retry import retry_delay
+from .dispatch import attempt_row, webhook_deactivate
+from .http_client import webhook_post
+from .models import TEST_EVENT_TYPE, Delivery, DeliveryAttempt, OutboundWebhook
+from .outbox import deliveries_enqueue_after_commit
+from .payload import payload_serialize, sample_payload_build
 from .signing import secret_generate
 
-logger = logging.getLogger(__name__)
 AUTO_DISABLE_AFTER = timedelta(days=5)
-# Outcomes are written in groups this size, so a crash resends at most this many.
-RECORD_EVERY = 25
 
 
-# --- Writing the outbox ----------------------------------------------------------------
+class Redelivery(enum.StrEnum):
+    """What a one-click redeliver did."""
 
-
-def matching_webhooks(*, lead, new_status, event_campaign=None):
-    """Active status-trigger webhooks of the lead's workspace whose filters accept it.
-
-    `lead` has its lists and campaigns prefetched; the change's own campaign counts too.
-    """
-    list_ids = [item.pk for item in lead.lists.all()]
-    campaign_ids = [campaign.pk for campaign in lead.campaigns.all()]
-    if event_campaign is not None:
-        campaign_ids.append(event_campaign.pk)
-    webhooks = (
-        OutboundWebhook.objects.filter(
-            workspace_id=lead.workspace_id,
-            is_active=True,
-            trigger=OutboundWebhook.Trigger.LEAD_STATUS_UPDATED,
-        )
-        .filter(Q(lists__isnull=True) | Q(lists__in=list_ids))
-        .filter(Q(campaigns__isnull=True) | Q(campaigns__in=campaign_ids))
-        .distinct()
-    )
-    return [webhook for webhook in webhooks if webhook.accepts_status(new_status)]
-
-
-def _workspace_has_status_webhooks(workspace_id):
-    return OutboundWebhook.objects.filter(
-        workspace_id=workspace_id, is_active=True, trigger=OutboundWebhook.Trigger.LEAD_STATUS_UPDATED
-    ).exists()
-
-
-def deliveries_create_for_event(*, event):
-    """One pending Delivery per matching webhook, in the caller's transaction; returns ids."""
-    if not _workspace_has_status_webhooks(event.lead.workspace_id):
-        return []  # most workspaces, most changes: skip loading the lead and its thread
-    lead = lead_for_payload(event.lead.pk)
-    webhooks = matching_webhooks(lead=lead, new_status=event.new_status, event_campaign=event.campaign)
-    if not webhooks:
-        return []
-    body = payload_serialize(lead_status_payload_build(event=event, lead=lead))
-    now = timezone.now()
-    deliveries = Delivery.objects.bulk_create(
-        Delivery(
-            webhook=webhook,
-            event_id=str(event.event_id),
-            lead=lead,
-            payload=body,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for webhook in webhooks
-    )
-    ids = [delivery.pk for delivery in deliveries]
-    deliveries_enqueue_after_commit(ids=ids)
-    return ids
-
-
-_local = threading.local()
-
-
-def deliveries_enqueue_after_commit(*, ids):
-    """Ring the doorbell once per committed transaction, with every delivery id it created.
-
-    The pending batch is tied to the on_commit callback; if that callback was discarded (a
-    rollback), a new batch starts.
-    """
-    batch = getattr(_local, "batch", None)
-    registered = batch is not None and any(
-        callback is batch["flush"] for _, callback, _ in connection.run_on_commit
-    )
-    if not registered or not connection.in_atomic_block:
-        batch = {"ids": []}
-
-        def flush(batch=batch):
-            if _local.__dict__.get("batch") is batch:
-                _local.batch = None
-            deliveries_ring_doorbell(ids=batch["ids"])
-
-        batch["flush"] = flush
-        _local.batch = batch
-        batch["ids"].extend(ids)
-        transaction.on_commit(flush)
-        return
-    batch["ids"].extend(ids)
-
-
-def deliveries_ring_doorbell(*, ids):
-    """Hand ids to a worker. A broker failure is logged, not raised: the rows are committed
-    and the sweeper sends them within one interval, so the caller's request still succeeds."""
-    from .tasks import deliver_webhooks
-
-    try:
-        deliver_webhooks.delay(ids)
-    except Exception:
-        logger.warning("Broker unavailable: %d deliveries left to the sweeper", len(ids), exc_info=True)
-
-
-# --- Claiming, sending, recording --------------------------------------------------------
-
-
-def _claim_timeout():
-    return timedelta(seconds=settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS)
-
-
-@transaction.atomic
-def deliveries_claim(*, ids=None, limit):
-    """Claim up to `limit` claimable deliveries (of `ids`, or any due) for this worker.
-
-    One UPDATE whose subquery picks the rows: PostgreSQL skips rows another worker holds
-    (`FOR UPDATE SKIP LOCKED`); SQLite runs the statement as one write transaction, and the
-    outer filter re-checks the claim condition, so two workers never claim one row. Then one
-    SELECT reads the batch; the claim commits before any network I/O.
-    """
-    now = timezone.now()
-    candidates = Delivery.objects.claimable(now)
-    if ids is not None:
-        candidates = candidates.filter(pk__in=ids)
-    if ids is None or len(ids) > limit:
-        # Oldest first. Not for a doorbell's own ids: ORDER BY + LIMIT there made PostgreSQL
-        # walk the due index past the whole backlog to find them (py-spy, docs/benchmarks.md).
-        candidates = candidates.order_by("next_attempt_at", "pk")[:limit]
-    if connection.features.has_select_for_update_skip_locked:
-        candidates = candidates.select_for_update(skip_locked=True)
-    token = uuid.uuid4()
-    claimed = (
-        Delivery.objects.claimable(now)
-        .filter(pk__in=candidates.values("pk"))
-        .update(
-            status=Delivery.Status.IN_FLIGHT,
-            claim_token=token,
-            claimed_until=now + _claim_timeout(),
-            attempt_count=F("attempt_count") + 1,
-        )
-    )
-    if not claimed:
-        return []
-    return list(Delivery.objects.filter(claim_token=token).select_related("webhook"))
-
-
-def _release(token, deliveries):
-    """Give unsent claims back (the batch ran out of lease time)."""
-    Delivery.objects.filter(pk__in=[d.pk for d in deliveries], claim_token=token).update(
-        status=Delivery.Status.PENDING,
-        claim_token=None,
-        claimed_until=None,
-        attempt_count=F("attempt_count") - 1,
-    )
-
-
-def _apply_result(delivery, result, now):
-    """Move one delivery on after an attempt; returns a reason to disable its webhook, if any."""
-    delivery.last_status_code = result.status_code
-    delivery.last_error = result.error_message[:1000]
-    if result.ok:
-        delivery.status, delivery.next_attempt_at, delivery.completed_at = (
-            Delivery.Status.SUCCEEDED,
-            None,
-            now,
-        )
-        return None
-    delay = None
-    if result.retryable:
-        retry_number = delivery.attempt_count - delivery.budget_start
-        delay = retry_delay(
-            retry_number=retry_number, retry_after=result.retry_after, status_code=result.status_code
-        )
-    if delay is None:
-        delivery.status, delivery.next_attempt_at, delivery.completed_at = Delivery.Status.FAILED, None, now
-    else:
-        delivery.status, delivery.next_attempt_at = Delivery.Status.PENDING, now + delay
-    if result.gone:
-        return f"The destination answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC: it asked us to stop sending."
-    return None
-
-
-OUTCOME_FIELDS = ("status", "next_attempt_at", "completed_at", "last_status_code", "last_error")
-
-
-def _record(token, claimed_results):
-    """Write attempts and outcomes of a group of sends in a few queries.
-
-    Deliveries with the same outcome (typically "succeeded, 200") share one UPDATE; each
-    UPDATE is limited to rows still held by this claim, so if our lease expired and another
-    worker took a row, its outcome is theirs to write. The attempt is recorded either way:
-    it happened.
-    """
-    if not claimed_results:
-        return
-    now = timezone.now()
-    disable = {}
-    groups = defaultdict(list)
-    for delivery, result in claimed_results:
-        reason = _apply_result(delivery, result, now)
-        if reason:
-            disable[delivery.webhook_id] = reason
-        groups[tuple(getattr(delivery, name) for name in OUTCOME_FIELDS)].append(delivery.pk)
-    with transaction.atomic():
-        for values, ids in groups.items():
-            Delivery.objects.filter(pk__in=ids, claim_token=token).update(
-                claim_token=None, claimed_until=None, **dict(zip(OUTCOME_FIELDS, values, strict=True))
-            )
-        DeliveryAttempt.objects.bulk_create(
-            _attempt_row(delivery, result) for delivery, result in claimed_results
-        )
-        for webhook_id, reason in disable.items():
-            webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason)
-
-
-def _attempt_row(delivery, result):
-    return DeliveryAttempt(
-        delivery_id=delivery.pk,
-        number=delivery.attempt_count,
-        started_at=result.started_at,
-        duration_ms=result.duration_ms,
-        request_url=result.request_url[:2000],
-        status_code=result.status_code,
-        response_headers=result.response_headers,
-        response_body=result.response_body,
-        error_class=result.error_class,
-        error_message=result.error_message[:1000],
-    )
-
-
-def _unsent_result(webhook, message, error_class):
-    return DeliveryResult(
-        ok=False,
-        retryable=False,
-        started_at=timezone.now(),
-        duration_ms=0,
-        request_url=webhook.url,
-        error_class=error_class,
-        error_message=message,
-    )
-
-
-def _reason_not_to_send(delivery, disabled_webhooks):
-    webhook = delivery.webhook
-    if not webhook.is_active or webhook.pk in disabled_webhooks:
-        message = f"Not sent: the webhook is disabled. {webhook.disabled_reason}".strip()
-        return _unsent_result(webhook, message, "WebhookDisabled")
-    if delivery.attempts_left < 0:
-        # Claimed again and again by workers that died before recording (a poison delivery).
-        message = f"Not sent: {delivery.attempt_count} attempts were claimed without an outcome."
-        return _unsent_result(webhook, message, "AttemptsExhausted")
-    return None
-
-
-def delivery_deadline():
-    """When a task must stop sending: half the claim lease from now, so its claims never
-    expire under it (a double send) and the task's hard time limit never kills it mid-batch."""
-    return time.monotonic() + settings.WEBHOOK_CLAIM_TIMEOUT_SECONDS / 2
-
-
-def deliveries_send(*, deliveries, deadline=None):
-    """POST each claimed delivery (one claim) and record outcomes in groups; returns the count.
-
-    Past the `deadline` (time.monotonic()), the rest is released unsent for the next claim."""
-    token = deliveries[0].claim_token
-    deadline = deadline or delivery_deadline()
-    pending_records = []
-    disabled_webhooks = set()
-    for index, delivery in enumerate(deliveries):
-        if time.monotonic() > deadline:
-            _record(token, pending_records)
-            _release(token, deliveries[index:])
-            return index
-        webhook = delivery.webhook
-        result = _reason_not_to_send(delivery, disabled_webhooks)
-        if result is None:
-            result = webhook_post(
-                url=webhook.url,
-                body=bytes(delivery.payload),
-                msg_id=delivery.event_id,
-                secrets=webhook.signing_secrets(),
-            )
-            if result.gone:
-                disabled_webhooks.add(webhook.pk)
-        pending_records.append((delivery, result))
-        if len(pending_records) >= RECORD_EVERY:
-            _record(token, pending_records)
-            pending_records = []
-    _record(token, pending_records)
-    return len(deliveries)
-
-
-def deliveries_deliver(*, ids=None, limit=None, fill=False, deadline=None):
-    """Claim and send deliveries (the given ids, or any due); returns how many were sent.
-
-    `fill`: after sending the ids, use the room left in the batch for any other due
-    deliveries, so a backlog of one-delivery doorbells (one per committed status change)
-    drains in full batches, and the later doorbells, finding their rows already sent, go on
-    draining. The ids go first: the fill never delays the delivery the doorbell was rung for.
-    """
-    limit = limit or settings.WEBHOOK_DELIVERY_BATCH_SIZE
-    deadline = deadline or delivery_deadline()
-    if time.monotonic() > deadline:
-        return 0  # the rows stay due; the sweeper or another doorbell sends them
-    claimed = deliveries_claim(ids=ids, limit=limit)
-    sent = deliveries_send(deliveries=claimed, deadline=deadline) if claimed else 0
-    if fill and ids is not None and len(claimed) < limit and time.monotonic() < deadline:
-        more = deliveries_claim(limit=limit - len(claimed))
-        sent += deliveries_send(deliveries=more, deadline=deadline) if more else 0
-    return sent
-
-
-def deliveries_due_ids(*, limit):
-    return list(
-        Delivery.objects.claimable(timezone.now())
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
-# --- Operator actions --------------------------------------------------------------------
-
-
-def webhook_deactivate(*, webhook, reason):
-    OutboundWebhook.objects.filter(pk=webhook.pk, is_active=True).update(
-        is_active=False, disabled_reason=reason[:500], disabled_at=timezone.now()
-    )
+    QUEUED = "queued"  # a finished delivery, queued again with a fresh retry budget
+    DUE_NOW = "due_now"  # a delivery waiting for its next retry, made due now
 
 
 @transaction.atomic
@@ -380,7 +58,7 @@ def webhook_send_test(*, webhook):
         delivery = Delivery.objects.create(
             webhook=webhook,
             event_id=event_id,
-            event_type="lead.status_updated.test",
+            event_type=TEST_EVENT_TYPE,
             payload=body,
             is_test=True,
             status=Delivery.Status.SUCCEEDED if result.ok else Delivery.Status.FAILED,
@@ -390,7 +68,7 @@ def webhook_send_test(*, webhook):
             last_status_code=result.status_code,
             last_error=result.error_message[:1000],
         )
-        DeliveryAttempt.objects.bulk_create([_attempt_row(delivery, result)])
+        DeliveryAttempt.objects.bulk_create([attempt_row(delivery, result)])
     return delivery, result
 
 
@@ -419,14 +97,14 @@ def deliveries_redeliver(*, deliveries):
 def delivery_redeliver(*, delivery):
     """One-click redeliver (admin and API alike).
 
-    A finished delivery is queued again with a fresh budget ("queued"); one waiting for its
-    next retry is made due now with the same budget ("due_now"), so an operator who fixed the
+    A finished delivery is queued again with a fresh budget (QUEUED); one waiting for its
+    next retry is made due now with the same budget (DUE_NOW), so an operator who fixed the
     receiver doesn't wait out the backoff. None for a test delivery or one in flight.
     """
     if delivery.is_test:
         return None
     if delivery.status in (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED):
-        return "queued" if deliveries_redeliver(deliveries=[delivery]) else None
+        return Redelivery.QUEUED if deliveries_redeliver(deliveries=[delivery]) else None
     if delivery.status != Delivery.Status.PENDING:
         return None  # in flight: a worker is sending it right now
     with transaction.atomic():
@@ -435,7 +113,7 @@ def delivery_redeliver(*, delivery):
         )
         if moved:
             deliveries_enqueue_after_commit(ids=[delivery.pk])
-    return "due_now" if moved else None
+    return Redelivery.DUE_NOW if moved else None
 
 
 def deliveries_redeliver_failed_since(*, queryset, since):
@@ -470,16 +148,3 @@ def webhooks_disable_failing(*, now=None):
             webhook_deactivate(webhook=webhook, reason=reason)
             disabled.append(webhook.pk)
     return disabled
-
-
-def demo_webhook_ensure(*, workspace):
-    """The demo workspace's webhook, pointed at the local receiver (`webhook_receiver`)."""
-    webhook, _ = OutboundWebhook.objects.get_or_create(
-        workspace=workspace,
-        name="Local receiver (demo)",
-        defaults={
-            "url": "http://127.0.0.1:8001/",
-            "description": "Run `python manage.py webhook_receiver --port 8001` to watch deliveries arrive.",
-        },
-    )
-    return webhook

@@ -1,0 +1,210 @@
+"""The concurrent sender: many requests in flight, per-endpoint caps, a hung endpoint held
+back by the circuit breaker without using attempts, and opt-in per-lead ordering."""
+
+import json
+import random
+import threading
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+
+from leads.models import LeadStatus
+from leads.services import lead_set_status
+from tests.factories import LeadFactory
+from webhooks.outbound import dispatch, sender
+from webhooks.outbound.models import BREAKER_THRESHOLD, Delivery
+from webhooks.outbound.receiver import Answer
+
+from .conftest import make_webhook
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_private")]
+
+
+class InFlightMeter:
+    """Counts the requests a receiver is answering at once, per path and in all.
+
+    Runs in the receiver's request thread, outside its lock, and holds the answer for
+    `delay` seconds (a slow receiver) or `delays[path]`."""
+
+    def __init__(self, delay=0.0, delays=None):
+        self.delay, self.delays = delay, delays or {}
+        self.lock = threading.Lock()
+        self.now, self.peak = defaultdict(int), defaultdict(int)
+
+    def __call__(self, request, answer):
+        with self.lock:
+            for key in (request.path, "*"):
+                self.now[key] += 1
+                self.peak[key] = max(self.peak[key], self.now[key])
+        time.sleep(self.delays.get(request.path, self.delay))
+        with self.lock:
+            for key in (request.path, "*"):
+                self.now[key] -= 1
+
+
+def change_status(leads, *statuses):
+    for status in statuses:
+        for lead in leads:
+            with transaction.atomic():
+                lead_set_status(lead=lead, status=status)
+
+
+def test_a_worker_keeps_many_requests_in_flight_to_slow_receivers(workspace, receiver):
+    meter = receiver.on_request = InFlightMeter(delay=0.3)
+    for path in ("a", "b", "c"):
+        make_webhook(workspace, receiver.url + path, name=path)
+    change_status(LeadFactory.create_batch(6, workspace=workspace), LeadStatus.OPPORTUNITY)
+
+    assert sender.deliveries_deliver() == 18
+
+    assert len(receiver.requests) == 18
+    assert meter.peak["*"] >= 10  # one at a time would be 1
+    assert set(Delivery.objects.values_list("status", "attempt_count")) == {(Delivery.Status.SUCCEEDED, 1)}
+
+
+def test_one_endpoint_never_has_more_requests_in_flight_than_its_cap(workspace, receiver):
+    meter = receiver.on_request = InFlightMeter(delay=0.1)
+    make_webhook(workspace, receiver.url + "capped", name="capped", max_in_flight=2)
+    make_webhook(workspace, receiver.url + "open", name="open")
+    change_status(LeadFactory.create_batch(8, workspace=workspace), LeadStatus.OPPORTUNITY)
+
+    assert sender.deliveries_deliver() == 16
+
+    assert meter.peak["/capped"] == 2
+    assert meter.peak["/open"] > 2
+
+
+def test_a_hung_endpoint_is_held_back_without_using_attempts_while_others_are_delivered(
+    workspace, receiver, settings
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    receiver.on_request = InFlightMeter(delays={"/hung": 2.0})
+    hung = make_webhook(workspace, receiver.url + "hung", name="hung")
+    healthy = make_webhook(workspace, receiver.url + "healthy", name="healthy")
+    change_status(LeadFactory.create_batch(25, workspace=workspace), LeadStatus.OPPORTUNITY)
+
+    sender.deliveries_deliver()
+
+    assert set(healthy.deliveries.values_list("status", flat=True)) == {Delivery.Status.SUCCEEDED}
+    hung.refresh_from_db()
+    assert hung.consecutive_failures >= BREAKER_THRESHOLD
+    assert hung.paused_until > timezone.now()
+    assert "paused until" in hung.breaker_status()
+    attempted = hung.deliveries.filter(attempt_count=1)
+    held_back = hung.deliveries.filter(attempt_count=0, status=Delivery.Status.PENDING)
+    assert attempted.count() >= BREAKER_THRESHOLD
+    assert held_back.count() >= 25 - 2 * settings.WEBHOOK_ENDPOINT_CONCURRENCY
+    assert attempted.count() + held_back.count() == 25
+    assert set(attempted.values_list("attempts__error_class", flat=True)) == {"ReadTimeout"}
+
+
+def test_after_the_pause_one_probe_goes_out_and_its_success_releases_the_rest(workspace, receiver):
+    webhook = make_webhook(workspace, receiver.url)
+    change_status(LeadFactory.create_batch(4, workspace=workspace), LeadStatus.OPPORTUNITY)
+    paused_until = timezone.now() + timedelta(minutes=1)
+    type(webhook).objects.filter(pk=webhook.pk).update(consecutive_failures=7, paused_until=paused_until)
+
+    assert sender.deliveries_deliver() == 0  # held back: nothing sent, no attempt used
+    assert set(Delivery.objects.values_list("attempt_count", flat=True)) == {0}
+
+    with time_machine.travel(paused_until + timedelta(seconds=1)):
+        probe = dispatch.deliveries_claim(limit=10)
+        assert len(probe.to_send) == 1  # half open: one request only
+        dispatch.deliveries_release(probe.token, probe.to_send)
+        assert sender.deliveries_deliver() == 4
+
+    webhook.refresh_from_db()
+    assert (webhook.consecutive_failures, webhook.paused_until, webhook.breaker_status()) == (0, None, "")
+
+
+def test_an_http_error_answer_does_not_trip_the_breaker(workspace, receiver):
+    receiver.default = Answer(status=500)
+    webhook = make_webhook(workspace, receiver.url)
+    change_status(
+        LeadFactory.create_batch(BREAKER_THRESHOLD + 2, workspace=workspace), LeadStatus.OPPORTUNITY
+    )
+
+    sender.deliveries_deliver()
+
+    webhook.refresh_from_db()
+    assert webhook.consecutive_failures == 0 and webhook.paused_until is None
+
+
+def test_a_released_claim_uses_no_attempt(workspace):
+    webhook = make_webhook(workspace, "https://hooks.example.com/in")
+    change_status(LeadFactory.create_batch(3, workspace=workspace), LeadStatus.OPPORTUNITY)
+    claim = dispatch.deliveries_claim(limit=10)
+    Delivery.objects.update(attempt_count=0)  # as if the claim had not started them
+    dispatch.deliveries_release(claim.token, claim.to_send)
+
+    assert set(webhook.deliveries.values_list("status", "claim_token")) == {(Delivery.Status.PENDING, None)}
+
+
+def received_statuses(receiver):
+    by_lead = defaultdict(list)
+    for request in receiver.requests:
+        body = json.loads(request.body)
+        by_lead[body["lead_id"]].append(body["new_lead_status"])
+    return by_lead
+
+
+def test_ordered_webhook_holds_a_leads_later_event_until_the_earlier_one_succeeds(workspace, receiver):
+    receiver.answers = [Answer(status=500)]  # the first event's first attempt fails
+    make_webhook(workspace, receiver.url, deliver_in_order=True)
+    lead = LeadFactory(workspace=workspace)
+    change_status([lead], LeadStatus.OPPORTUNITY, LeadStatus.CONVERSATION, LeadStatus.MEETING_BOOKED)
+    first, second, third = Delivery.objects.order_by("pk")
+
+    sender.deliveries_deliver()
+
+    assert len(receiver.requests) == 1  # the later two wait for the retry of the first
+    second.refresh_from_db()
+    assert second.attempt_count == 0 and second.waiting_for() == first
+    first.refresh_from_db()
+    with time_machine.travel(first.next_attempt_at + timedelta(seconds=1)):
+        sender.deliveries_deliver()
+
+    statuses = received_statuses(receiver)[lead.pk]
+    assert statuses == ["Opportunity", "Opportunity", "Conversation", "Meeting Booked"]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SUCCEEDED}
+    third.refresh_from_db()
+    assert third.waiting_for() is None
+
+
+def test_ordered_webhook_keeps_each_leads_order_under_concurrency_without_holding_up_other_leads(
+    workspace, receiver
+):
+    rng = random.Random(7)
+    receiver.on_request = lambda request, answer: time.sleep(rng.uniform(0, 0.05))
+    make_webhook(workspace, receiver.url, deliver_in_order=True, max_in_flight=16)
+    leads = LeadFactory.create_batch(8, workspace=workspace)
+    sequence = [
+        LeadStatus.OPPORTUNITY,
+        LeadStatus.CONVERSATION,
+        LeadStatus.MEETING_BOOKED,
+        LeadStatus.UNKNOWN,
+    ]
+    change_status(leads, *sequence)
+
+    assert sender.deliveries_deliver() == 32
+
+    received = received_statuses(receiver)
+    assert {lead_id: statuses for lead_id, statuses in received.items()} == {
+        lead.pk: list(sequence) for lead in leads
+    }
+
+
+def test_without_ordering_a_leads_events_may_be_in_flight_together(workspace, receiver):
+    meter = receiver.on_request = InFlightMeter(delay=0.2)
+    make_webhook(workspace, receiver.url)
+    lead = LeadFactory(workspace=workspace)
+    change_status([lead], LeadStatus.OPPORTUNITY, LeadStatus.CONVERSATION, LeadStatus.MEETING_BOOKED)
+
+    sender.deliveries_deliver()
+
+    assert meter.peak["*"] == 3

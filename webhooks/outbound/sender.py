@@ -1,0 +1,137 @@
+"""The concurrent sender: many requests in flight per worker process.
+
+Plan → send → record, as a loop. The task's thread claims work (`dispatch.deliveries_claim`:
+fair between endpoints, within their caps, not past a breaker), hands each request to a
+thread pool (`http_client.webhook_post`: the one SSRF-safe client, pinned addresses, one
+timeout), and records outcomes in groups (`dispatch.deliveries_record`). Only the task's
+thread touches the database; the pool's threads only do HTTP, each with its own Session, so
+Django's per-thread connections need no care and a prefork child never shares sockets.
+Why threads: docs in webhooks/outbound/README.md ("Concurrency").
+"""
+
+import logging
+import os
+import time
+from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+from . import dispatch
+from .http_client import DeliveryResult, webhook_post
+
+logger = logging.getLogger(__name__)
+
+RECORD_EVERY = 25  # outcomes written per group, so a crash leaves at most this many open
+RECORD_INTERVAL = 0.2  # seconds an outcome may wait for its group
+BUSY_CLAIM_INTERVAL = 0.05  # between claims while requests finish (one claim fills many slots)
+IDLE_CLAIM_INTERVAL = 0.25  # between claims that found nothing, while requests are in flight
+
+_pool = {"pid": None, "executor": None}
+
+
+def sender_pool():
+    """One pool per process, created lazily (a prefork child never inherits threads)."""
+    if _pool["pid"] != os.getpid():
+        _pool["executor"] = ThreadPoolExecutor(
+            max_workers=settings.WEBHOOK_SENDER_CONCURRENCY, thread_name_prefix="webhook-sender"
+        )
+        _pool["pid"] = os.getpid()
+    return _pool["executor"]
+
+
+def _post(url, body, msg_id, secrets):
+    try:
+        return webhook_post(url=url, body=body, msg_id=msg_id, secrets=secrets)
+    except Exception as exc:  # a bug must not strand the claim: record it as a failed attempt
+        logger.exception("Unexpected error sending webhook %s", msg_id)
+        return DeliveryResult(
+            ok=False,
+            retryable=True,
+            started_at=datetime.now(UTC),
+            duration_ms=0,
+            request_url=url,
+            error_class=type(exc).__name__,
+            error_message=str(exc)[:1000],
+        )
+
+
+class _Run:
+    """One task's sending run: what is in flight, what waits to be recorded."""
+
+    def __init__(self, window):
+        self.concurrency = settings.WEBHOOK_SENDER_CONCURRENCY
+        self.stop_claiming_at = time.monotonic() + window
+        self.in_flight = {}  # future -> (claim token, delivery)
+        self.outcomes = defaultdict(list)  # claim token -> [(delivery, result)]
+        self.waiting = 0
+        self.finished = 0
+        self.next_claim_at = 0.0
+        self.last_record_at = time.monotonic()
+        self.next_renewal_at = time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 4
+
+    def claim(self, ids=None):
+        free = self.concurrency - len(self.in_flight)
+        now = time.monotonic()
+        if free <= 0 or now >= self.stop_claiming_at or now < self.next_claim_at:
+            return None
+        limit = min(free, settings.WEBHOOK_DELIVERY_BATCH_SIZE)
+        claim = dispatch.deliveries_claim(ids=ids, limit=limit)
+        self.finished += len(claim.unsent)
+        for delivery in claim.to_send:
+            webhook = delivery.webhook
+            future = sender_pool().submit(
+                _post, webhook.url, bytes(delivery.payload), delivery.event_id, webhook.signing_secrets()
+            )
+            self.in_flight[future] = (claim.token, delivery)
+        self.next_claim_at = now + (BUSY_CLAIM_INTERVAL if len(claim) else IDLE_CLAIM_INTERVAL)
+        return len(claim)
+
+    def collect(self):
+        done, _ = wait(list(self.in_flight), timeout=BUSY_CLAIM_INTERVAL, return_when=FIRST_COMPLETED)
+        for future in done:
+            token, delivery = self.in_flight.pop(future)
+            self.outcomes[token].append((delivery, future.result()))
+            self.waiting += 1
+        now = time.monotonic()
+        if self.waiting >= RECORD_EVERY or (self.waiting and now - self.last_record_at >= RECORD_INTERVAL):
+            self.record()
+        if now >= self.next_renewal_at:
+            dispatch.leases_renew({token for token, _ in self.in_flight.values()})
+            self.next_renewal_at = now + settings.WEBHOOK_LEASE_SECONDS / 4
+
+    def record(self):
+        for token, results in self.outcomes.items():
+            dispatch.deliveries_record(token, results)
+            self.finished += len(results)
+        self.outcomes.clear()
+        self.waiting = 0
+        self.last_record_at = time.monotonic()
+
+
+def deliveries_deliver(*, ids=None, window=None):
+    """Claim and send deliveries until nothing is claimable or the window closes, then wait
+    for the requests in flight; returns how many deliveries finished an attempt.
+
+    `ids` (a doorbell's own deliveries) are claimed first; then any due delivery, so a
+    backlog of one-delivery doorbells drains at full concurrency and later doorbells find
+    their rows sent. Past the window no new work is claimed; what is in flight completes.
+    """
+    run = _Run(settings.WEBHOOK_SEND_WINDOW_SECONDS if window is None else window)
+    if ids:
+        run.claim(ids=ids)
+        run.next_claim_at = 0.0
+    while True:
+        found = run.claim()
+        if run.in_flight:
+            run.collect()
+        elif run.waiting:
+            run.record()  # finished requests free their endpoints' room: claim again at once
+            run.next_claim_at = 0.0
+        elif found == 0 or time.monotonic() >= run.stop_claiming_at:
+            break
+        elif found is None:
+            time.sleep(max(0.0, min(run.next_claim_at - time.monotonic(), IDLE_CLAIM_INTERVAL)))
+    run.record()
+    return run.finished
