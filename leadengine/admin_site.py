@@ -1,12 +1,14 @@
+from functools import partial
+
 from django.contrib import admin
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
 
 
 class LeadEngineAdminSite(admin.AdminSite):
     """The operators' product: branded, with a "Settings" section on the index.
 
-    Apps above `leadengine` add their pages to Settings with `add_settings_page()`, so this
-    module never imports them.
+    Apps above `leadengine` serve pages of their own with `add_view()` and list them under
+    Settings with `add_settings_page()`, so this module never imports them.
     """
 
     site_header = "LeadEngine"
@@ -17,6 +19,19 @@ class LeadEngineAdminSite(admin.AdminSite):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._settings_pages = []
+        self._extra_views = []
+
+    def add_view(self, *, route, view, name):
+        """Serve `view(request, admin_site=self)` at `route`, for staff only, as `admin:<name>`:
+        a page that belongs to no model needs no ModelAdmin to hang it on."""
+        self._extra_views.append((route, view, name))
+
+    def get_urls(self):
+        extra = [
+            path(route, self.admin_view(partial(view, admin_site=self)), name=name)
+            for route, view, name in self._extra_views
+        ]
+        return [*extra, *super().get_urls()]
 
     def add_settings_page(self, *, name, url_name, order=100):
         """Show a page under Settings on the index and in the navigation sidebar."""

@@ -1,10 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.utils.html import format_html, format_html_join
 
 from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline
 
+from .admin_extensions import lead_extra_inlines
 from .models import Campaign, CustomField, Lead, LeadStatus, List, Message
 from .services import lead_set_status
 
@@ -150,23 +151,19 @@ class LeadAdmin(WorkspaceScopedAdmin):
         ("Dates", {"fields": [("created_date", "modified_date")]}),
     ]
 
+    def get_inlines(self, request, obj):
+        return [*super().get_inlines(request, obj), *lead_extra_inlines()]
+
     @admin.display(description="Status history")
     def status_history(self, obj):
         if not obj.lead_status_history:
             return "No status change yet."
         # Newest first; each entry is {value, changed_at (ISO 8601 UTC)}, kept by the status service.
-        return format_html(
-            '<table class="le-table le-status-history"><thead><tr><th>Status</th><th>Changed (UTC)</th>'
-            "</tr></thead><tbody>{}</tbody></table>",
-            format_html_join(
-                "",
-                '<tr><td><span class="le-badge le-blue">{}</span></td><td>{}</td></tr>',
-                (
-                    (entry["value"], entry["changed_at"].replace("T", " ").removesuffix("Z"))
-                    for entry in reversed(obj.lead_status_history)
-                ),
-            ),
-        )
+        changes = [
+            {"status": entry["value"], "changed_at": entry["changed_at"].replace("T", " ").removesuffix("Z")}
+            for entry in reversed(obj.lead_status_history)
+        ]
+        return render_to_string("admin/leads/lead/status_history.html", {"changes": changes})
 
     def save_model(self, request, obj, form, change):
         """Save the other fields; the status changes in save_related(), through the service."""

@@ -37,12 +37,16 @@ def trigger(workspace, name="Zapier", **kwargs):
 
 
 def delivery(webhook, status, age=timedelta(minutes=5), **kwargs):
+    """A delivery created `age` ago; a finished one also completed then, unless told otherwise."""
+    created_at = timezone.now() - age
+    if status in (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED):
+        kwargs.setdefault("completed_at", created_at)
     return Delivery.objects.create(
         webhook=webhook,
         event_id=str(uuid.uuid4()),
         payload=json.dumps({"new_lead_status": "Opportunity", "previous_lead_status": None}).encode(),
         status=status,
-        created_at=timezone.now() - age,
+        created_at=created_at,
         **kwargs,
     )
 
@@ -110,7 +114,7 @@ def test_outbound_health_counts_real_deliveries_of_the_last_24_hours(operator_cl
     assert row["retrying"] == 1
     assert row["state"] == ("amber", "Failing")
     assert row["last"]["url"] == reverse("admin:outbound_delivery_change", args=[retrying.pk])
-    assert (row["last"]["label"], row["last"]["code"]) == ("Pending", 500)
+    assert (row["last"]["label"], row["last"]["code"]) == ("Retrying", 500)
 
 
 def test_a_disabled_trigger_shows_why(operator_client, workspace):

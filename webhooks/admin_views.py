@@ -4,6 +4,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from . import selectors
+from .outbound.presentation import status_badge
 
 KINDS = {
     "send": {
@@ -29,7 +30,7 @@ KINDS = {
 }
 
 
-def webhooks_settings_view(model_admin, request):
+def webhooks_settings_view(request, *, admin_site):
     kind = request.GET.get("kind") if request.GET.get("kind") in KINDS else "send"
     if kind == "send":
         rows = [
@@ -46,7 +47,7 @@ def webhooks_settings_view(model_admin, request):
     ]
     spec = KINDS[kind]
     context = {
-        **model_admin.admin_site.each_context(request),
+        **admin_site.each_context(request),
         "title": "Webhooks",
         "subtitle": spec["label"],
         "kind": kind,
@@ -70,10 +71,11 @@ def _outbound_row(webhook):
         state = ("green", "Active")
     last = None
     if webhook.last_delivery_id:
+        label, colour = status_badge(webhook.last_delivery_status, webhook.last_delivery_attempt_count)
         last = {
             "url": reverse("admin:outbound_delivery_change", args=[webhook.last_delivery_id]),
-            "colour": {"succeeded": "green", "failed": "red"}.get(webhook.last_delivery_status, "amber"),
-            "label": webhook.last_delivery_status.replace("_", " ").capitalize(),
+            "colour": colour,
+            "label": label,
             "code": webhook.last_delivery_code,
             "at": webhook.last_delivery_at,
             "is_test": webhook.last_delivery_is_test,

@@ -1,10 +1,10 @@
 """Health of the webhooks listed on Settings ▸ Webhooks, in one query per kind.
+The outbound figures are `OutboundWebhook.objects.with_health()`, shared with the admin
+list and the API.
 
 Each figure is a correlated subquery (not a JOIN + GROUP BY), so the page costs the same
 number of queries for 3 webhooks or 3,000, and two counts never multiply each other's rows.
 """
-
-from datetime import timedelta
 
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -12,9 +12,7 @@ from django.utils import timezone
 
 from leadengine.models import Workspace
 from webhooks.inbound.models import InboundRequest, InboundWebhook
-from webhooks.outbound.models import Delivery, OutboundWebhook
-
-HEALTH_WINDOW = timedelta(hours=24)
+from webhooks.outbound.models import HEALTH_WINDOW, OutboundWebhook
 
 
 def _count(queryset):
@@ -29,25 +27,12 @@ def visible_workspaces(user):
 
 
 def outbound_webhooks_with_health(*, user, now=None):
-    """The user's Send Data webhooks with: their latest delivery (status, HTTP code, time,
-    test or not), the real deliveries and failures of the last 24 h, and retries waiting."""
-    since = (now or timezone.now()) - HEALTH_WINDOW
-    deliveries = Delivery.objects.filter(webhook=OuterRef("pk"))
-    latest = deliveries.order_by("-created_at", "-id")
-    recent = deliveries.filter(is_test=False, created_at__gte=since)
+    """The user's Send Data webhooks with the health every screen shows
+    (`OutboundWebhookQuerySet.with_health`)."""
     return (
         OutboundWebhook.objects.filter(workspace__in=visible_workspaces(user))
         .select_related("workspace")
-        .annotate(
-            last_delivery_id=Subquery(latest.values("pk")[:1]),
-            last_delivery_status=Subquery(latest.values("status")[:1]),
-            last_delivery_code=Subquery(latest.values("last_status_code")[:1]),
-            last_delivery_at=Subquery(latest.values("created_at")[:1]),
-            last_delivery_is_test=Subquery(latest.values("is_test")[:1]),
-            deliveries_24h=_count(recent),
-            failed_24h=_count(recent.filter(status=Delivery.Status.FAILED)),
-            retrying=_count(deliveries.filter(status=Delivery.Status.PENDING, attempt_count__gt=0)),
-        )
+        .with_health(now or timezone.now())
         .order_by("workspace__name", "name", "pk")
     )
 

@@ -21,7 +21,7 @@ from .conftest import make_webhook
 
 WORKER_ENV = {
     "WEBHOOK_ALLOW_PRIVATE_DESTINATIONS": "1",
-    "WEBHOOK_CLAIM_TIMEOUT_SECONDS": "3",
+    "WEBHOOK_LEASE_SECONDS": "3",
     "WEBHOOK_DELIVERY_BATCH_SIZE": "10",
 }
 

@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 
 from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline, user_workspace_ids
 from leads.models import CustomField
@@ -206,21 +206,13 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             rows = mapping.flatten(json.loads(obj.sample_body))
         except ValueError:
             return "The sample can't be read."
-        table = format_html_join(
-            "",
-            '<tr><td><code>{}</code></td><td>{}</td><td><button type="button" class="button" '
-            'data-map-path="{}">Map ↓</button></td></tr>',
-            ((path, _example(value), path) for path, value in rows),
-        )
-        return format_html(
-            "<div class='help'>Captured {} ({}). “Map ↓” puts a path into an empty mapping row below; "
-            "then choose its LeadEngine field.</div>"
-            "<table class='le-table' id='le-sample-paths'><thead><tr><th>Source path</th>"
-            "<th>Example value</th><th></th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            obj.sample_captured_at,
-            obj.sample_content_type or "unknown type",
-            table,
+        return render_to_string(
+            "admin/inbound/inboundwebhook/sample_paths.html",
+            {
+                "captured_at": str(obj.sample_captured_at),  # with its UTC offset, not the locale format
+                "content_type": obj.sample_content_type or "unknown type",
+                "paths": [(path, _example(value)) for path, value in rows],
+            },
         )
 
     @admin.display(description="Tools")
@@ -236,33 +228,24 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
 
     @admin.display(description="Recent requests")
     def recent_requests(self, obj):
-        requests = list(obj.requests.all()[:RECENT_REQUESTS])
-        if not requests:
-            return mark_safe(
-                '<p class="le-empty">No requests yet. POST a lead to the URL above with an API key; '
-                "every request, accepted or not, is logged here.</p>"
-            )
-        rows = format_html_join(
-            "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
-            (
-                (
-                    reverse("admin:inbound_inboundrequest_change", args=[request_row.pk]),
-                    f"{request_row.received_at:%Y-%m-%d %H:%M:%S}",
-                    status_code_badge(request_row.status_code),
-                    request_row.api_key_prefix or "—",
-                    _outcome(request_row),
-                )
-                for request_row in requests
-            ),
-        )
-        return format_html(
-            '<table class="le-table" id="le-recent-requests"><thead><tr><th>Received (UTC)</th>'
-            "<th>Result</th><th>Key</th><th>Outcome</th></tr></thead><tbody>{}</tbody></table>"
-            '<p><a href="{}?webhook__id__exact={}">All requests of this webhook</a></p>',
-            rows,
-            reverse("admin:inbound_inboundrequest_changelist"),
-            obj.pk,
+        requests = obj.requests.all()[:RECENT_REQUESTS]
+        rows = [
+            {
+                "url": reverse("admin:inbound_inboundrequest_change", args=[request_row.pk]),
+                "received_at": request_row.received_at,
+                "result": status_code_badge(request_row.status_code),
+                "key_prefix": request_row.api_key_prefix or "—",
+                "outcome": _outcome(request_row),
+            }
+            for request_row in requests
+        ]
+        return render_to_string(
+            "admin/inbound/inboundwebhook/recent_requests.html",
+            {
+                "rows": rows,
+                "log_url": reverse("admin:inbound_inboundrequest_changelist")
+                + f"?webhook__id__exact={obj.pk}",
+            },
         )
 
     def save_related(self, request, form, formsets, change):

@@ -1,24 +1,24 @@
 """Settings ▸ Webhooks (Send Data): webhooks with Send Test, secret and delivery log;
 the delivery log with redelivery."""
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Max, Q
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 
 from leadengine.admin_scoping import WorkspaceScopedAdmin, user_workspace_ids
 from leads.models import LeadStatus
 
 from . import services
-from .models import Delivery, OutboundWebhook
+from .models import Delivery, OutboundWebhook, deliveries_failed_recently
+from .presentation import delivery_table, next_attempt_text, redeliver_button, status_badge_html
 from .retry import schedule_description
 
 RECENT_DELIVERIES = 20
@@ -26,44 +26,6 @@ RECENT_DELIVERIES = 20
 BUTTON = (
     '<button type="submit" class="button" formaction="{{}}" formmethod="post" formnovalidate>{label}</button>'
 )
-BADGE_COLOURS = {
-    Delivery.Status.PENDING: "amber",
-    Delivery.Status.IN_FLIGHT: "blue",
-    Delivery.Status.SUCCEEDED: "green",
-    Delivery.Status.FAILED: "red",
-}
-
-
-def status_badge(delivery):
-    label = delivery.get_status_display()
-    if delivery.status == Delivery.Status.PENDING and delivery.attempt_count:
-        label = "Retrying"
-    return format_html('<span class="le-badge le-{}">{}</span>', BADGE_COLOURS[delivery.status], label)
-
-
-def next_attempt_text(delivery):
-    if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
-        return format_html(
-            '<span class="le-next-attempt">next attempt at {} UTC</span> '
-            '<span class="help">({} attempts left)</span>',
-            f"{delivery.next_attempt_at:%Y-%m-%d %H:%M:%S}",
-            delivery.attempts_left,
-        )
-    if delivery.status == Delivery.Status.IN_FLIGHT:
-        return "sending now"
-    return "—"
-
-
-def redeliver_button(delivery, label="Redeliver"):
-    """A POST button for one delivery (formaction: it may sit inside another form)."""
-    if delivery.is_test or delivery.status == Delivery.Status.IN_FLIGHT:
-        return ""
-    return format_html(
-        '<button type="submit" class="button le-redeliver" formaction="{}" formmethod="post" '
-        "formnovalidate>{}</button>",
-        reverse("admin:outbound_delivery_redeliver", args=[delivery.pk]),
-        label,
-    )
 
 
 class OutboundWebhookForm(forms.ModelForm):
@@ -107,6 +69,7 @@ class OutboundWebhookForm(forms.ModelForm):
 @admin.register(OutboundWebhook)
 class OutboundWebhookAdmin(WorkspaceScopedAdmin):
     form = OutboundWebhookForm
+    change_form_template = "admin/outbound/outboundwebhook/change_form.html"
     list_display = ["name", "workspace", "url", "is_active", "health"]
     list_filter = ["is_active", "workspace"]
     list_select_related = ["workspace"]
@@ -135,18 +98,13 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
     ]
 
     def get_queryset(self, request):
-        day_ago = timezone.now() - timedelta(hours=24)
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                last_delivery_at=Max("deliveries__created_at"),
-                failed_24h=Count(
-                    "deliveries",
-                    filter=Q(deliveries__status=Delivery.Status.FAILED, deliveries__created_at__gte=day_ago),
-                ),
-            )
-        )
+        return super().get_queryset(request).with_health(timezone.now())
+
+    def response_post_save_add(self, request, obj):
+        # Back to Settings ▸ Webhooks, where the operator came from, not the model list.
+        return redirect(reverse("admin:webhooks_settings") + "?kind=send")
+
+    response_post_save_change = response_post_save_add
 
     def get_changeform_initial_data(self, request):
         return {**single_workspace_initial(request), **super().get_changeform_initial_data(request)}
@@ -164,7 +122,7 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
             return "No deliveries yet"
         return format_html(
             "Last delivery {} ago · {} failed in 24 h",
-            _ago(obj.last_delivery_at),
+            timesince(obj.last_delivery_at),
             obj.failed_24h,
         )
 
@@ -203,44 +161,19 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Retries")
     def retry_policy(self, obj):
         return (
-            f"First attempt {schedule_description()}; 2xx = success, 3xx and 4xx fail at once, 410 disables."
+            f"First attempt {schedule_description()}. 2xx = success. Retried: 5xx, 408, 429, timeouts "
+            "and connection errors. 3xx and other 4xx fail at once; 410 also disables the webhook."
         )
 
     @admin.display(description="Recent deliveries")
     def recent_deliveries(self, obj):
         deliveries = obj.deliveries.all()[:RECENT_DELIVERIES]
-        if not deliveries:
-            return mark_safe(
-                '<p class="le-empty">No deliveries yet. Press <strong>Send Test</strong> above, or change a '
-                "lead's status: every matching change is logged here.</p>"
-            )
-        rows = format_html_join(
-            "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
-            "<td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    reverse("admin:outbound_delivery_change", args=[delivery.pk]),
-                    f"{delivery.created_at:%Y-%m-%d %H:%M:%S}",
-                    "test" if delivery.is_test else delivery.event_type,
-                    status_badge(delivery),
-                    delivery.last_status_code or "—",
-                    delivery.attempt_count,
-                    next_attempt_text(delivery),
-                    delivery.last_error or "",
-                    redeliver_button(delivery),
-                )
-                for delivery in deliveries
-            ),
-        )
-        return format_html(
-            '<table class="le-table" id="le-recent-deliveries"><thead><tr><th>Created (UTC)</th>'
-            "<th>Event</th><th>Status</th><th>HTTP</th><th>Attempts</th><th>Next attempt</th><th>Error</th>"
-            "<th></th></tr></thead><tbody>{}</tbody></table>"
-            '<p><a href="{}?webhook__id__exact={}">All deliveries of this webhook</a></p>',
-            rows,
-            reverse("admin:outbound_delivery_changelist"),
-            obj.pk,
+        return render_to_string(
+            "admin/outbound/outboundwebhook/recent_deliveries.html",
+            {
+                "table": delivery_table(deliveries, table_id="le-recent-deliveries") if deliveries else "",
+                "log_url": reverse("admin:outbound_delivery_changelist") + f"?webhook__id__exact={obj.pk}",
+            },
         )
 
     def get_urls(self):
@@ -309,15 +242,10 @@ def single_workspace_initial(request):
     return {"workspace": next(iter(ids))} if len(ids) == 1 else {}
 
 
-def _ago(moment):
-    seconds = int((timezone.now() - moment).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
-
-
 class FailedRecentlyFilter(admin.SimpleListFilter):
+    """The failures the webhook's health counts (real deliveries), so the list and the
+    "failed in 24 h" figure always agree."""
+
     title = "failed recently"
     parameter_name = "failed_within"
 
@@ -326,9 +254,7 @@ class FailedRecentlyFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "24h":
-            return queryset.filter(
-                status=Delivery.Status.FAILED, completed_at__gte=timezone.now() - timedelta(hours=24)
-            )
+            return deliveries_failed_recently(queryset, timezone.now())
         return queryset
 
 
@@ -415,7 +341,7 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_column(self, obj):
-        return status_badge(obj)
+        return status_badge_html(obj)
 
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):
@@ -430,29 +356,7 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
         attempts = obj.attempts.all()
         if not attempts:
             return "No attempt yet."
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{} ms</td><td>{}</td><td>{}</td><td>{}</td>"
-            "<td><details><summary>response</summary><pre>{}</pre><pre>{}</pre></details></td></tr>",
-            (
-                (
-                    attempt.number,
-                    f"{attempt.started_at:%Y-%m-%d %H:%M:%S}",
-                    attempt.duration_ms,
-                    attempt.request_url,
-                    attempt.status_code or "—",
-                    f"{attempt.error_class}: {attempt.error_message}" if attempt.error_class else "",
-                    "\n".join(f"{key}: {value}" for key, value in attempt.response_headers.items()),
-                    attempt.response_body,
-                )
-                for attempt in attempts
-            ),
-        )
-        return format_html(
-            "<table><thead><tr><th>#</th><th>Started (UTC)</th><th>Duration</th><th>URL</th><th>HTTP</th>"
-            "<th>Error</th><th></th></tr></thead><tbody>{}</tbody></table>",
-            rows,
-        )
+        return render_to_string("admin/outbound/delivery/attempt_log.html", {"attempts": attempts})
 
     @admin.action(description="Redeliver selected deliveries")
     def redeliver(self, request, queryset):

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadengine.encryption import EncryptedTextField
@@ -27,6 +28,8 @@ MAX_IN_FLIGHT_LIMIT = 32
 BREAKER_THRESHOLD = 5
 BREAKER_FIRST_PAUSE = timedelta(seconds=15)
 BREAKER_MAX_PAUSE = timedelta(minutes=10)
+# "Failed in the last 24 h" and "sent in the last 24 h", on every screen that shows health.
+HEALTH_WINDOW = timedelta(hours=24)
 
 
 def validate_destination_url(url):
@@ -43,6 +46,55 @@ def breaker_pause(consecutive_failures):
         return None
     doublings = min(consecutive_failures - BREAKER_THRESHOLD, 10)
     return min(BREAKER_FIRST_PAUSE * 2**doublings, BREAKER_MAX_PAUSE)
+
+
+def deliveries_failed_recently(deliveries, now):
+    """The failures that count against a webhook's health: real deliveries (a Send Test is a
+    probe, not traffic) that failed within the health window. A delivery fails when it
+    completes, however long ago it was created, so the window applies to `completed_at`."""
+    return deliveries.filter(
+        is_test=False, status=Delivery.Status.FAILED, completed_at__gte=now - HEALTH_WINDOW
+    )
+
+
+def _subquery_count(queryset):
+    """A scalar subquery counting `queryset`'s rows, which all share one webhook (OuterRef),
+    so grouping by it yields one row, or none (→ 0)."""
+    counted = queryset.order_by().values("webhook").annotate(n=models.Count("pk")).values("n")
+    return Coalesce(models.Subquery(counted, output_field=models.IntegerField()), 0)
+
+
+class OutboundWebhookQuerySet(models.QuerySet):
+    def with_health(self, now):
+        """The figures every screen shows (admin list, Settings ▸ Webhooks, API), from here
+        only, so they cannot disagree:
+
+        - `last_delivery_*`: the newest delivery, test or not (what the operator saw last);
+        - `failed_24h`: `deliveries_failed_recently()`;
+        - `deliveries_24h`: real deliveries created or completed in the window, so the
+          failures are always among them and the failure rate never passes 100 %;
+        - `retrying`: deliveries waiting for a retry after a failed attempt.
+
+        Correlated subqueries, not JOIN + GROUP BY: a page costs the same for 3 webhooks or
+        3,000, and two counts never multiply each other's rows.
+        """
+        deliveries = Delivery.objects.filter(webhook=models.OuterRef("pk"))
+        latest = deliveries.order_by("-created_at", "-id")
+        since = now - HEALTH_WINDOW
+        real = deliveries.filter(is_test=False)
+        return self.annotate(
+            last_delivery_id=models.Subquery(latest.values("pk")[:1]),
+            last_delivery_status=models.Subquery(latest.values("status")[:1]),
+            last_delivery_code=models.Subquery(latest.values("last_status_code")[:1]),
+            last_delivery_attempt_count=models.Subquery(latest.values("attempt_count")[:1]),
+            last_delivery_at=models.Subquery(latest.values("created_at")[:1]),
+            last_delivery_is_test=models.Subquery(latest.values("is_test")[:1]),
+            deliveries_24h=_subquery_count(
+                real.filter(models.Q(created_at__gte=since) | models.Q(completed_at__gte=since))
+            ),
+            failed_24h=_subquery_count(deliveries_failed_recently(deliveries, now)),
+            retrying=_subquery_count(deliveries.filter(status=Delivery.Status.PENDING, attempt_count__gt=0)),
+        )
 
 
 class OutboundWebhook(models.Model):
@@ -94,6 +146,8 @@ class OutboundWebhook(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OutboundWebhookQuerySet.as_manager()
 
     class Meta:
         ordering = ["workspace", "name"]

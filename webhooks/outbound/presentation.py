@@ -1,0 +1,91 @@
+"""How a delivery reads on every admin screen: the webhook page, the lead page, the delivery
+log and Settings ▸ Webhooks all take its badge, next-attempt text and table from here."""
+
+import json
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import Delivery
+
+STATUS_COLOURS = {
+    Delivery.Status.PENDING: "amber",
+    Delivery.Status.IN_FLIGHT: "blue",
+    Delivery.Status.SUCCEEDED: "green",
+    Delivery.Status.FAILED: "red",
+}
+
+
+def status_badge(status, attempt_count):
+    """The (word, colour) of a delivery's state. A pending delivery that has already been
+    tried is waiting for a retry, which is what the operator needs to know."""
+    label = Delivery.Status(status).label
+    if status == Delivery.Status.PENDING and attempt_count:
+        label = "Retrying"
+    return label, STATUS_COLOURS[status]
+
+
+def status_badge_html(delivery):
+    label, colour = status_badge(delivery.status, delivery.attempt_count)
+    return format_html('<span class="le-badge le-{}">{}</span>', colour, label)
+
+
+def next_attempt_text(delivery):
+    if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
+        return format_html(
+            '<span class="le-next-attempt">next attempt at {} UTC</span> '
+            '<span class="help">({} attempts left)</span>',
+            f"{delivery.next_attempt_at:%Y-%m-%d %H:%M:%S}",
+            delivery.attempts_left,
+        )
+    if delivery.status == Delivery.Status.IN_FLIGHT:
+        return "sending now"
+    return "—"
+
+
+def redeliver_button(delivery, label="Redeliver"):
+    """A POST button for one delivery (formaction: it may sit inside another form)."""
+    if delivery.is_test or delivery.status == Delivery.Status.IN_FLIGHT:
+        return ""
+    return format_html(
+        '<button type="submit" class="button le-redeliver" formaction="{}" formmethod="post" '
+        "formnovalidate>{}</button>",
+        reverse("admin:outbound_delivery_redeliver", args=[delivery.pk]),
+        label,
+    )
+
+
+def status_change_text(delivery):
+    """ "Follow Up → Opportunity", read from the payload the delivery sends."""
+    try:
+        payload = json.loads(bytes(delivery.payload))
+        previous = payload.get("previous_lead_status") or "no status"
+        return f"{previous} → {payload.get('new_lead_status')}"
+    except (ValueError, AttributeError):
+        return delivery.event_type
+
+
+def delivery_table(deliveries, *, for_lead=False, table_id=""):
+    """The delivery table of the webhook page (event and error columns, redeliver buttons)
+    and of the lead page (which webhook, which status change), from one template."""
+    rows = [
+        {
+            "url": reverse("admin:outbound_delivery_change", args=[delivery.pk]),
+            "created_at": delivery.created_at,
+            "webhook": delivery.webhook if for_lead else None,
+            "event": status_change_text(delivery)
+            if for_lead
+            else ("test" if delivery.is_test else delivery.event_type),
+            "badge": status_badge_html(delivery),
+            "http": delivery.last_status_code or "—",
+            "attempts": delivery.attempt_count,
+            "next_attempt": next_attempt_text(delivery),
+            "error": delivery.last_error,
+            "redeliver": "" if for_lead else redeliver_button(delivery),
+        }
+        for delivery in deliveries
+    ]
+    return render_to_string(
+        "admin/outbound/delivery_table.html", {"rows": rows, "for_lead": for_lead, "table_id": table_id}
+    )
