@@ -24,10 +24,6 @@ def _count(queryset):
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def visible_workspaces(user):
-    return Workspace.objects.for_user(user)
-
-
 def outbound_webhooks_with_health(*, user, now=None):
     """The user's Send Data webhooks with: their latest delivery (status, HTTP code, time,
     test or not), the real deliveries and failures of the last 24 h, and retries waiting."""
@@ -36,7 +32,7 @@ def outbound_webhooks_with_health(*, user, now=None):
     latest = deliveries.order_by("-created_at", "-id")
     recent = deliveries.filter(is_test=False, created_at__gte=since)
     return (
-        OutboundWebhook.objects.filter(workspace__in=visible_workspaces(user))
+        OutboundWebhook.objects.filter(workspace__in=Workspace.objects.for_user(user))
         .select_related("workspace")
         .annotate(
             last_delivery_id=Subquery(latest.values("pk")[:1]),
@@ -60,7 +56,7 @@ def inbound_webhooks_with_health(*, user, now=None):
     latest = requests.order_by("-received_at", "-id")
     recent = requests.filter(received_at__gte=since)
     return (
-        InboundWebhook.objects.filter(workspace__in=visible_workspaces(user))
+        InboundWebhook.objects.filter(workspace__in=Workspace.objects.for_user(user))
         .select_related("workspace", "target_list")
         .annotate(
             last_request_id=Subquery(latest.values("pk")[:1]),

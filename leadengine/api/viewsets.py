@@ -1,7 +1,8 @@
 from rest_framework import viewsets
 
+from leadengine.scoping import caller_workspace_ids
+
 from .filters import WorkspaceFilter
-from .scoping import caller_workspace_ids
 from .throttling import API_THROTTLE_CLASSES
 
 
