@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served by us: no CDN needed
     "leadengine",
@@ -259,6 +260,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
     "EXCEPTION_HANDLER": "leadengine.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # django-filter, on lists only; a view's `filterset_class` declares its query parameters.
+    "DEFAULT_FILTER_BACKENDS": ["leadengine.api.filters.ListFilterBackend"],
     # Counted in the default cache (CACHE_URL: Redis in production, shared by every web process).
     # The API's base viewset applies them; see leadengine/api/throttling.py.
     "DEFAULT_THROTTLE_RATES": {

@@ -1,57 +1,90 @@
 """Workspace isolation for the admin: one mixin every workspace-owned model admin uses."""
 
+from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.exceptions import NotRegistered
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404
 
-from .models import Workspace
+from .scoping import caller_workspace_ids
 
 
-def user_workspace_ids(request):
-    """The ids of the workspaces the request's user belongs to (memoised per request)."""
-    if not hasattr(request, "_workspace_ids"):
-        request._workspace_ids = set(Workspace.objects.for_user(request.user).values_list("id", flat=True))
-    return request._workspace_ids
+def scoped_related_queryset(model, request, admin_site):
+    """The rows of `model` a user may pick: those of their workspaces.
 
-
-def scoped_related_queryset(model, request):
-    """The rows of `model` a user may pick: their workspaces, or objects owned by them."""
+    The path from `model` to its workspace is the one its own admin declares
+    (`WorkspaceScopedAdmin.workspace_path`); a model without such an admin offers nothing.
+    """
     queryset = model._default_manager.all()
     if request.user.is_superuser:
         return queryset
-    if model is Workspace:
-        return queryset.filter(id__in=user_workspace_ids(request))
-    field_names = {field.name for field in model._meta.get_fields()}
-    if "workspace" in field_names:
-        return queryset.filter(workspace__in=user_workspace_ids(request))
-    if "webhook" in field_names:
-        return queryset.filter(webhook__workspace__in=user_workspace_ids(request))
-    return queryset.none()  # not workspace-owned: nothing to offer an operator
+    try:
+        model_admin = admin_site.get_model_admin(model)
+    except NotRegistered:
+        model_admin = None
+    if not isinstance(model_admin, WorkspaceScopedAdmin):
+        return queryset.none()  # not workspace-owned: nothing to offer an operator
+    return queryset.filter(**{f"{model_admin.workspace_path}__in": caller_workspace_ids(request)})
 
 
 class WorkspaceRelatedListFilter(admin.RelatedFieldListFilter):
     """A related-object list filter offering only objects of the user's workspaces."""
 
     def field_choices(self, field, request, model_admin):
-        return [(obj.pk, str(obj)) for obj in scoped_related_queryset(field.related_model, request)]
+        queryset = scoped_related_queryset(field.related_model, request, model_admin.admin_site)
+        return [(obj.pk, str(obj)) for obj in queryset]
+
+
+class WorkspaceScopedForm(forms.ModelForm):
+    """Objects chosen in the form belong to the workspace chosen in the same form.
+
+    Choices are limited to the user's workspaces, but an operator of several is offered all of
+    theirs, so a list of workspace A could still be linked to a webhook of workspace B.
+    """
+
+    def clean(self):
+        cleaned = super().clean()
+        workspace = cleaned.get("workspace") if "workspace" in self.fields else None
+        if workspace is None:
+            return cleaned
+        for name, field in self.fields.items():
+            if isinstance(field, forms.ModelChoiceField) and name != "workspace":
+                self._check_same_workspace(name, field, workspace)
+        return cleaned
+
+    def _check_same_workspace(self, name, field, workspace):
+        chosen = self.cleaned_data.get(name)
+        if chosen is None:
+            return
+        if not isinstance(field, forms.ModelMultipleChoiceField):
+            chosen = [chosen]
+        # Objects without a workspace of their own (a user) are not checked here.
+        foreign = [str(obj) for obj in chosen if getattr(obj, "workspace_id", workspace.pk) != workspace.pk]
+        if foreign:
+            self.add_error(name, f"Not in workspace {workspace}: {', '.join(foreign)}.")
 
 
 class WorkspaceScopedAdmin(admin.ModelAdmin):
     """A staff user who is not a superuser sees, chooses and edits only their workspaces.
 
     `workspace_path` is the ORM path from the model to its workspace ("workspace",
-    "lead__workspace"). Objects outside the user's workspaces are missing from querysets,
-    so their change URLs answer 404 and they never appear among foreign-key choices.
+    "webhook__workspace"); other admins' choice lists and filters of this model follow it too.
+    Objects outside the user's workspaces are missing from querysets, so their change URLs
+    answer 404 and they never appear among foreign-key choices. The form (a
+    `WorkspaceScopedForm`) refuses related objects of another workspace than the object's.
+    `preselect_only_workspace` fills in the workspace of a new object when the user has one.
     """
 
     workspace_path = "workspace"
+    form = WorkspaceScopedForm
+    preselect_only_workspace = False
 
     # Members of a workspace operate it without per-model Django permissions.
     def _is_operator(self, request):
         user = request.user
         # bool(): the admin index keeps a model only if a permission `is True`; a non-empty
         # set of ids is truthy but not True, and hid every model from operators.
-        return bool(user.is_active and user.is_staff and (user.is_superuser or user_workspace_ids(request)))
+        return bool(user.is_active and user.is_staff and (user.is_superuser or caller_workspace_ids(request)))
 
     def has_module_permission(self, request):
         return self._is_operator(request)
@@ -72,7 +105,20 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(**{f"{self.workspace_path}__in": user_workspace_ids(request)})
+        return queryset.filter(**{f"{self.workspace_path}__in": caller_workspace_ids(request)})
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if not issubclass(self.form, WorkspaceScopedForm):
+            # Loud, because the check would otherwise be skipped without anyone noticing.
+            raise ImproperlyConfigured(f"{type(self).__name__}.form must derive from WorkspaceScopedForm.")
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        ids = caller_workspace_ids(request)
+        if self.preselect_only_workspace and len(ids) == 1:
+            return {"workspace": next(iter(ids)), **initial}
+        return initial
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # The stock admin redirects to the index; another workspace's object is a plain 404.
@@ -80,7 +126,7 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
 
     def _scope_choices(self, db_field, request, kwargs):
         if not request.user.is_superuser:
-            kwargs["queryset"] = scoped_related_queryset(db_field.related_model, request)
+            kwargs["queryset"] = scoped_related_queryset(db_field.related_model, request, self.admin_site)
 
     def get_list_filter(self, request):
         # The stock related-object filter lists every row of every workspace: scope it.
@@ -104,7 +150,7 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         if (
             not request.user.is_superuser
             and workspace_id is not None
-            and workspace_id not in user_workspace_ids(request)
+            and workspace_id not in caller_workspace_ids(request)
         ):
             raise PermissionDenied
         super().save_model(request, obj, form, change)

@@ -15,7 +15,12 @@ _KEY_ALPHABET = string.ascii_letters + string.digits
 class WorkspaceQuerySet(models.QuerySet):
     def for_user(self, user):
         """The workspaces a user may see: all for a superuser, the key's for an API key,
-        else their memberships."""
+        their memberships for anyone else signed in, none for an anonymous caller.
+
+        The one answer to "which workspaces may this caller touch", for the admin and the API.
+        """
+        if not user.is_authenticated:
+            return self.none()
         if user.is_superuser:
             return self
         if getattr(user, "api_key", None) is not None:  # leadengine.authentication.ApiKeyUser

@@ -48,26 +48,8 @@ class SetStatusForm(forms.Form):
     status = forms.ChoiceField(choices=LeadStatus.choices)
 
 
-class LeadAdminForm(forms.ModelForm):
-    # No Meta: LeadAdmin's fieldsets choose the fields (ModelAdmin.get_form builds it).
-
-    def clean(self):
-        """A lead's lists and campaigns belong to its own workspace (an operator of several
-        workspaces is offered all of theirs)."""
-        cleaned = super().clean()
-        workspace = cleaned.get("workspace")
-        for field in ("lists", "campaigns"):
-            foreign = [
-                obj.name for obj in cleaned.get(field) or [] if workspace and obj.workspace_id != workspace.pk
-            ]
-            if foreign:
-                self.add_error(field, f"Not in the lead's workspace ({workspace}): {', '.join(foreign)}.")
-        return cleaned
-
-
 @admin.register(Lead)
 class LeadAdmin(WorkspaceScopedAdmin):
-    form = LeadAdminForm
     list_display = ["__str__", "business_email", "company_name", "lead_status", "modified_date"]
     list_filter = [
         "lead_status",

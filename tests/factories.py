@@ -1,8 +1,10 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from leadengine.models import Membership, Workspace
+from leadengine.models import ApiKey, Membership, Workspace
 from leads.models import Campaign, CustomField, Lead, List, Message
+from webhooks.inbound.models import InboundRequest, InboundWebhook
+from webhooks.outbound.models import Delivery, OutboundWebhook
 
 USER_PASSWORD = "correct horse battery staple"
 
@@ -89,3 +91,71 @@ class MessageFactory(factory.django.DjangoModelFactory):
     from_address = "user@leadengine.example"
     to_name = factory.LazyAttribute(lambda message: message.lead.name)
     to_address = factory.LazyAttribute(lambda message: message.lead.business_email)
+
+
+class OutboundWebhookFactory(factory.django.DjangoModelFactory):
+    """Saved directly, so no DNS check runs: point it at a receiver or a port nobody listens on."""
+
+    class Meta:
+        model = OutboundWebhook
+        skip_postgeneration_save = True  # the hooks only set many-to-many rows
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Outbound {n}")
+    url = "http://127.0.0.1:9/"
+
+    @factory.post_generation
+    def lists(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.lists.set(extracted)
+
+    @factory.post_generation
+    def campaigns(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.campaigns.set(extracted)
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Delivery
+
+    class Params:
+        workspace = factory.SubFactory(WorkspaceFactory)
+
+    webhook = factory.SubFactory(OutboundWebhookFactory, workspace=factory.SelfAttribute("..workspace"))
+    event_id = factory.Sequence(lambda n: f"evt-{n}")
+    payload = b'{"new_lead_status": "Opportunity"}'
+    status = Delivery.Status.FAILED
+
+
+class InboundWebhookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InboundWebhook
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Inbound {n}")
+
+
+class InboundRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InboundRequest
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    webhook = factory.SubFactory(InboundWebhookFactory, workspace=factory.SelfAttribute("..workspace"))
+    status_code = 201
+    body = '{"email": "secret@example.com"}'
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiKey
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Key {n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        api_key = model_class(*args, **kwargs)
+        api_key.set_new_key()
+        api_key.save()
+        return api_key

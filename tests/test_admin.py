@@ -13,6 +13,7 @@ from tests.factories import (
     WorkspaceFactory,
     operator_of,
 )
+from webhooks.inbound.models import InboundWebhook
 
 pytestmark = pytest.mark.django_db
 
@@ -254,3 +255,51 @@ def test_a_lead_cannot_be_put_on_a_list_of_another_of_the_operators_workspaces(o
     assert response.status_code == 200
     assert "lists" in response.context["adminform"].form.errors
     assert not lead.lists.exists()
+
+
+def _operator_of_two_workspaces(operator_client):
+    """Joins the signed-in operator to a second workspace; returns that workspace."""
+    other = WorkspaceFactory(name="Other own workspace")
+    other.memberships.create(user=operator_client.get("/admin/").wsgi_request.user)
+    return other
+
+
+def test_an_inbound_webhook_cannot_fill_a_list_of_another_of_the_operators_workspaces(
+    operator_client, workspace
+):
+    other_list = ListFactory(workspace=_operator_of_two_workspaces(operator_client), name="Other list")
+
+    response = operator_client.post(
+        reverse("admin:inbound_inboundwebhook_add"),
+        {
+            "workspace": workspace.pk,
+            "name": "Website form",
+            "target_list": other_list.pk,
+            "dedupe_field": "business_email",
+            "is_active": "on",
+            **_empty_inline("mappings"),
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["target_list"] == [
+        f"Not in workspace {workspace}: Other list."
+    ]
+    assert not InboundWebhook.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url_name", ["admin:outbound_outboundwebhook_add", "admin:inbound_inboundwebhook_add"]
+)
+def test_a_new_webhook_starts_in_the_only_workspace_of_its_operator(operator_client, workspace, url_name):
+    response = operator_client.get(reverse(url_name))
+
+    assert response.context["adminform"].form.initial["workspace"] == workspace.pk
+
+
+def test_a_new_webhook_leaves_the_workspace_to_choose_for_an_operator_of_several(operator_client):
+    _operator_of_two_workspaces(operator_client)
+
+    response = operator_client.get(reverse("admin:outbound_outboundwebhook_add"))
+
+    assert "workspace" not in response.context["adminform"].form.initial

@@ -10,8 +10,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import LeadFactory, WorkspaceFactory, operator_of
-from webhooks.inbound.models import InboundRequest, InboundWebhook
+from tests.factories import (
+    DeliveryFactory,
+    InboundRequestFactory,
+    InboundWebhookFactory,
+    LeadFactory,
+    OutboundWebhookFactory,
+    WorkspaceFactory,
+    operator_of,
+)
+from webhooks.inbound.models import InboundRequest
 from webhooks.outbound.models import Delivery, OutboundWebhook
 
 pytestmark = pytest.mark.django_db
@@ -31,9 +39,7 @@ def operator_client(client, workspace):
 
 
 def trigger(workspace, name="Zapier", **kwargs):
-    return OutboundWebhook.objects.create(
-        workspace=workspace, name=name, url="https://hooks.example.com/x", **kwargs
-    )
+    return OutboundWebhookFactory(workspace=workspace, name=name, url="https://hooks.example.com/x", **kwargs)
 
 
 def delivery(webhook, status, age=timedelta(minutes=5), **kwargs):
@@ -41,7 +47,7 @@ def delivery(webhook, status, age=timedelta(minutes=5), **kwargs):
     created_at = timezone.now() - age
     if status in (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED):
         kwargs.setdefault("completed_at", created_at)
-    return Delivery.objects.create(
+    return DeliveryFactory(
         webhook=webhook,
         event_id=str(uuid.uuid4()),
         payload=json.dumps({"new_lead_status": "Opportunity", "previous_lead_status": None}).encode(),
@@ -52,12 +58,12 @@ def delivery(webhook, status, age=timedelta(minutes=5), **kwargs):
 
 
 def action(workspace, name="Website form", **kwargs):
-    return InboundWebhook.objects.create(workspace=workspace, name=name, **kwargs)
+    return InboundWebhookFactory(workspace=workspace, name=name, **kwargs)
 
 
 def inbound_request(webhook, status_code, age=timedelta(minutes=5)):
-    row = InboundRequest.objects.create(
-        webhook=webhook, workspace=webhook.workspace, status_code=status_code, response={}
+    row = InboundRequestFactory(
+        webhook=webhook, workspace=webhook.workspace, status_code=status_code, body="", response={}
     )
     InboundRequest.objects.filter(pk=row.pk).update(received_at=timezone.now() - age)
     return row

@@ -22,15 +22,11 @@ def _count(queryset):
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def visible_workspaces(user):
-    return Workspace.objects.for_user(user)
-
-
 def outbound_webhooks_with_health(*, user, now=None):
     """The user's Send Data webhooks with the health every screen shows
     (`OutboundWebhookQuerySet.with_health`)."""
     return (
-        OutboundWebhook.objects.filter(workspace__in=visible_workspaces(user))
+        OutboundWebhook.objects.filter(workspace__in=Workspace.objects.for_user(user))
         .select_related("workspace")
         .with_health(now or timezone.now())
         .order_by("workspace__name", "name", "pk")
@@ -45,7 +41,7 @@ def inbound_webhooks_with_health(*, user, now=None):
     latest = requests.order_by("-received_at", "-id")
     recent = requests.filter(received_at__gte=since)
     return (
-        InboundWebhook.objects.filter(workspace__in=visible_workspaces(user))
+        InboundWebhook.objects.filter(workspace__in=Workspace.objects.for_user(user))
         .select_related("workspace", "target_list")
         .annotate(
             last_request_id=Subquery(latest.values("pk")[:1]),

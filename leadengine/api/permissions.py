@@ -1,6 +1,8 @@
 from rest_framework.permissions import BasePermission
 
-from .scoping import caller_key_workspace_id, caller_workspace_ids
+from leadengine.scoping import caller_workspace_ids
+
+from .scoping import caller_key_workspace_id
 
 
 class IsWorkspaceCaller(BasePermission):

@@ -4,7 +4,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .scoping import caller_key_workspace_id, caller_workspace_ids, caller_workspaces, find_caller_workspace
+from leadengine.models import Workspace
+from leadengine.scoping import caller_workspace_ids
+
+from .scoping import caller_key_workspace_id, find_caller_workspace
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -74,9 +77,10 @@ class WorkspaceOwnedSerializer(serializers.ModelSerializer):
     def _implied_workspace(self):
         """An API key's workspace, or a signed-in user's only workspace."""
         request = self.context["request"]
+        workspaces = Workspace.objects.for_user(request.user)
         if caller_key_workspace_id(request) is not None:
-            return caller_workspaces(request).get()
-        workspaces = list(caller_workspaces(request)[:2])
+            return workspaces.get()
+        workspaces = list(workspaces[:2])
         if len(workspaces) == 1:
             return workspaces[0]
         if workspaces:

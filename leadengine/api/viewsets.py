@@ -1,7 +1,8 @@
 from rest_framework import viewsets
 
-from .filters import WorkspaceFilter
-from .scoping import caller_workspace_ids
+from leadengine.scoping import caller_workspace_ids
+
+from .filters import WorkspaceFilterSet
 from .throttling import API_THROTTLE_CLASSES
 
 
@@ -9,11 +10,12 @@ class WorkspaceScopedMixin:
     """Every queryset of the view limited to the caller's workspaces.
 
     `workspace_path` is the ORM path from the model to its workspace. An object of another
-    workspace is simply not found: detail URLs answer 404, lists leave it out.
+    workspace is simply not found: detail URLs answer 404, lists leave it out. A list's
+    query-string filters are its `filterset_class` (a `WorkspaceFilterSet`).
     """
 
     workspace_path = "workspace"
-    filter_backends = [WorkspaceFilter]
+    filterset_class = WorkspaceFilterSet
     throttle_classes = API_THROTTLE_CLASSES
 
     def get_queryset(self):

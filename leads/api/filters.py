@@ -1,40 +1,34 @@
+import django_filters
 from django.db.models import Q
-from rest_framework.exceptions import ValidationError
 
-from leadengine.api.filters import ListOnlyFilter, integer_query_value, query_parameter
+from leadengine.api.filters import IdFilter, WorkspaceFilterSet
 from leads.models import LeadStatus
 
 SEARCHED_FIELDS = ("name", "first_name", "last_name", "business_email", "personal_email", "company_name")
 
 
-class LeadFilter(ListOnlyFilter):
+class LeadFilterSet(WorkspaceFilterSet):
     """`status`, `list`, `campaign` and `search` (name, emails, company) on the lead list."""
 
-    def filter_list(self, request, queryset, view):
-        params = request.query_params
-        status = params.get("status")
-        if status:
-            if status not in LeadStatus.values:
-                raise ValidationError({"status": [f"{status!r} is not one of the 14 lead statuses."]})
-            queryset = queryset.filter(lead_status=status)
-        list_id = integer_query_value(request, "list")
-        if list_id is not None:
-            queryset = queryset.filter(lists=list_id)
-        campaign_id = integer_query_value(request, "campaign")
-        if campaign_id is not None:
-            queryset = queryset.filter(campaigns=campaign_id)
-        search = params.get("search", "").strip()
-        if search:
-            matches = Q()
-            for field in SEARCHED_FIELDS:
-                matches |= Q(**{f"{field}__icontains": search})
-            queryset = queryset.filter(matches)
-        return queryset
+    status = django_filters.ChoiceFilter(
+        method="filter_status",
+        choices=LeadStatus.choices,
+        help_text="Only leads with this status.",
+        error_messages={"invalid_choice": "%(value)r is not one of the 14 lead statuses."},
+    )
+    list = IdFilter(field_name="lists", help_text="Only leads in this list (id).")
+    campaign = IdFilter(field_name="campaigns", help_text="Only leads in this campaign (id).")
+    search = django_filters.CharFilter(
+        method="filter_search", help_text="Text found in the name, first/last name, emails or company name."
+    )
 
-    def get_schema_operation_parameters(self, view):
-        return [
-            query_parameter("status", "Only leads with this status.", enum=list(LeadStatus.values)),
-            query_parameter("list", "Only leads in this list (id).", "integer", minimum=0),
-            query_parameter("campaign", "Only leads in this campaign (id).", "integer", minimum=0),
-            query_parameter("search", "Text found in the name, first/last name, emails or company name."),
-        ]
+    def filter_status(self, queryset, name, value: str):
+        # A method with a typed value: the schema then documents a plain string enum, not the
+        # model field's (nullable: a lead may have no status, the filter never matches that).
+        return queryset.filter(lead_status=value)
+
+    def filter_search(self, queryset, name, value):
+        matches = Q()
+        for field in SEARCHED_FIELDS:
+            matches |= Q(**{f"{field}__icontains": value})
+        return queryset.filter(matches)

@@ -1,12 +1,11 @@
 from django.db.models import Prefetch
 from rest_framework import mixins, viewsets
 
-from leadengine.api.filters import WorkspaceFilter
 from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
 from leads.catalogue import DEFAULT_FIELDS
 from leads.models import Campaign, CustomField, Lead, List, Message
 
-from .filters import LeadFilter
+from .filters import LeadFilterSet
 from .serializers import (
     CampaignSerializer,
     CustomFieldSerializer,
@@ -21,7 +20,7 @@ class LeadViewSet(WorkspaceScopedViewSet):
     """Leads of your workspaces. Changing `lead_status` records its history and notifies webhooks."""
 
     queryset = Lead.objects.select_related("workspace").prefetch_related("campaigns", "lists")
-    filter_backends = [WorkspaceFilter, LeadFilter]
+    filterset_class = LeadFilterSet
 
     def get_serializer_class(self):
         return LeadDetailSerializer if self.action == "retrieve" else LeadSerializer

@@ -165,3 +165,68 @@ def test_the_api_root_links_every_resource(api):
         "inbound-requests",
         "api-keys",
     } <= set(response.json())
+
+
+@pytest.mark.parametrize(
+    "url, parameter, value, message",
+    [
+        (
+            "/api/v1/deliveries/",
+            "failed_since",
+            "yesterday",
+            "Expected an ISO 8601 date-time, got 'yesterday'.",
+        ),
+        ("/api/v1/deliveries/", "is_test", "maybe", "Expected true or false."),
+        ("/api/v1/leads/", "list", "abc", "Expected an id (a positive integer), got 'abc'."),
+        (
+            "/api/v1/inbound-requests/",
+            "status_code",
+            "4xx",
+            "Expected an id (a positive integer), got '4xx'.",
+        ),
+        ("/api/v1/campaigns/", "workspace", "nope", "No workspace 'nope' among yours."),
+    ],
+)
+def test_a_bad_filter_value_is_a_400_in_the_error_shape_naming_the_parameter(
+    key_api, url, parameter, value, message
+):
+    response = key_api.get(url, {parameter: value})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "code": "invalid",
+            "message": f"Invalid value for {parameter}.",
+            "fields": {parameter: [message]},
+        }
+    }
+
+
+def test_a_filter_on_a_detail_url_is_ignored(key_api, workspace):
+    lead = LeadFactory(workspace=workspace)
+
+    response = key_api.get(f"/api/v1/leads/{lead.pk}/", {"status": "Hot", "list": "abc"})
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path, parameters",
+    [
+        ("/api/v1/leads/", {"workspace", "status", "list", "campaign", "search"}),
+        ("/api/v1/deliveries/", {"workspace", "status", "webhook", "is_test", "failed_since"}),
+        ("/api/v1/inbound-requests/", {"workspace", "webhook", "status_code"}),
+        ("/api/v1/campaigns/", {"workspace"}),
+    ],
+)
+def test_the_schema_lists_the_filter_parameters_of_each_list(api, path, parameters):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    listed = {
+        parameter["name"]: parameter
+        for parameter in schema["paths"][path]["get"]["parameters"]
+        if parameter["in"] == "query"
+    }
+
+    assert parameters <= set(listed)
+    assert all(listed[name].get("description") for name in parameters)

@@ -1,27 +1,20 @@
-"""The scoping contract API keys rely on: `request.auth` is the key, with `.workspace_id`.
-
-The key model and its authentication class arrive separately; these tests stand in for the
-key with an object honouring that contract, authenticated the way the class will do it.
-"""
-
-from types import SimpleNamespace
+"""What an API key may touch: its own workspace only, on its own request budget."""
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
-from rest_framework.test import APIClient
 
+from leadengine.services import api_key_create
 from leads.models import Lead
 from tests.factories import CampaignFactory, LeadFactory
+
+from .conftest import bearer
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def key_client(workspace, other_workspace):
-    """A client holding an API key of `workspace`; no user is signed in."""
-    client = APIClient()
-    client.force_authenticate(user=AnonymousUser(), token=SimpleNamespace(pk=7, workspace_id=workspace.pk))
-    return client
+def key_client(key_api, other_workspace):
+    """A client holding a real API key of `workspace`, with another workspace beside it."""
+    return key_api
 
 
 def test_an_api_key_sees_only_its_workspace(key_client, workspace, other_workspace):
@@ -58,8 +51,7 @@ def test_an_api_key_is_throttled_on_its_own_budget(key_client, workspace, settin
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"user": "1/minute", "anon": "1/minute"},
     }
-    other_key = APIClient()
-    other_key.force_authenticate(user=AnonymousUser(), token=SimpleNamespace(pk=8, workspace_id=workspace.pk))
+    other_key = bearer(api_key_create(workspace=workspace, name="Other")[1])
 
     first, second = key_client.get("/api/v1/campaigns/"), key_client.get("/api/v1/campaigns/")
 

@@ -7,8 +7,8 @@ import pytest
 import standardwebhooks
 from django.utils import timezone
 
-from tests.factories import LeadFactory
-from webhooks.outbound.models import Delivery, DeliveryAttempt, OutboundWebhook
+from tests.factories import DeliveryFactory, LeadFactory, OutboundWebhookFactory
+from webhooks.outbound.models import Delivery, DeliveryAttempt
 from webhooks.outbound.receiver import Answer
 from webhooks.outbound.sender import deliveries_deliver
 
@@ -19,23 +19,13 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/deliveries/"
 
 
-def make_webhook(workspace, url="http://127.0.0.1:9/", **kwargs):
-    return OutboundWebhook.objects.create(
-        workspace=workspace, name=kwargs.pop("name", "Zapier"), url=url, **kwargs
-    )
-
-
-def make_delivery(webhook, **kwargs):
-    kwargs.setdefault("event_id", f"evt-{Delivery.objects.count()}")
-    kwargs.setdefault("payload", b'{"new_lead_status": "Opportunity"}')
-    return Delivery.objects.create(webhook=webhook, **kwargs)
-
-
 def test_patching_lead_status_delivers_to_a_matching_webhook(
     key_api, workspace, receiver, django_capture_on_commit_callbacks
 ):
-    webhook = make_webhook(workspace, url=receiver.url, statuses=["Meeting Booked"])
-    make_webhook(workspace, url=receiver.url, name="Other status", statuses=["Not Interested"])
+    webhook = OutboundWebhookFactory(workspace=workspace, url=receiver.url, statuses=["Meeting Booked"])
+    OutboundWebhookFactory(
+        workspace=workspace, url=receiver.url, name="Other status", statuses=["Not Interested"]
+    )
     lead = LeadFactory(workspace=workspace, name="Ada Lovelace")
 
     with django_capture_on_commit_callbacks(execute=False):
@@ -60,12 +50,17 @@ def test_patching_lead_status_delivers_to_a_matching_webhook(
 
 
 def test_list_filters_by_status_webhook_test_flag_and_failure_time(key_api, workspace):
-    first, second = make_webhook(workspace, name="First"), make_webhook(workspace, name="Second")
+    first, second = (
+        OutboundWebhookFactory(workspace=workspace, name="First"),
+        OutboundWebhookFactory(workspace=workspace, name="Second"),
+    )
     now = timezone.now()
-    old_failure = make_delivery(first, status="failed", completed_at=now - datetime.timedelta(days=3))
-    new_failure = make_delivery(first, status="failed", completed_at=now)
-    succeeded = make_delivery(second, status="succeeded", completed_at=now)
-    test = make_delivery(second, status="succeeded", is_test=True, completed_at=now)
+    old_failure = DeliveryFactory(
+        webhook=first, status="failed", completed_at=now - datetime.timedelta(days=3)
+    )
+    new_failure = DeliveryFactory(webhook=first, status="failed", completed_at=now)
+    succeeded = DeliveryFactory(webhook=second, status="succeeded", completed_at=now)
+    test = DeliveryFactory(webhook=second, status="succeeded", is_test=True, completed_at=now)
 
     def ids(**params):
         response = key_api.get(URL, params)
@@ -98,7 +93,9 @@ def test_a_bad_filter_is_a_400_naming_it(key_api, params, field):
 
 
 def test_retrieve_shows_the_payload_as_json_and_every_attempt(key_api, workspace):
-    delivery = make_delivery(make_webhook(workspace), status="failed", attempt_count=2)
+    delivery = DeliveryFactory(
+        webhook=OutboundWebhookFactory(workspace=workspace), status="failed", attempt_count=2
+    )
     for number, code in ((1, 503), (2, 404)):
         DeliveryAttempt.objects.create(
             delivery=delivery,
@@ -121,8 +118,8 @@ def test_retrieve_shows_the_payload_as_json_and_every_attempt(key_api, workspace
 
 
 def test_redeliver_sends_the_same_bytes_and_webhook_id_again(key_api, workspace, receiver):
-    webhook = make_webhook(workspace, url=receiver.url)
-    delivery = make_delivery(webhook, status="failed", attempt_count=6, completed_at=timezone.now())
+    webhook = OutboundWebhookFactory(workspace=workspace, url=receiver.url)
+    delivery = DeliveryFactory(webhook=webhook, status="failed", attempt_count=6, completed_at=timezone.now())
 
     response = key_api.post(f"{URL}{delivery.pk}/redeliver/")
     sent = deliveries_deliver(ids=[delivery.pk])
@@ -139,8 +136,11 @@ def test_redeliver_sends_the_same_bytes_and_webhook_id_again(key_api, workspace,
 
 def test_redeliver_makes_a_delivery_waiting_for_its_retry_due_now(key_api, workspace):
     later = timezone.now() + datetime.timedelta(minutes=12)
-    delivery = make_delivery(
-        make_webhook(workspace), status="pending", attempt_count=2, next_attempt_at=later
+    delivery = DeliveryFactory(
+        webhook=OutboundWebhookFactory(workspace=workspace),
+        status="pending",
+        attempt_count=2,
+        next_attempt_at=later,
     )
 
     response = key_api.post(f"{URL}{delivery.pk}/redeliver/")
@@ -153,7 +153,7 @@ def test_redeliver_makes_a_delivery_waiting_for_its_retry_due_now(key_api, works
 
 @pytest.mark.parametrize("state", [{"status": "in_flight"}, {"status": "succeeded", "is_test": True}])
 def test_an_in_flight_or_test_delivery_cannot_be_redelivered(key_api, workspace, state):
-    delivery = make_delivery(make_webhook(workspace), **state)
+    delivery = DeliveryFactory(webhook=OutboundWebhookFactory(workspace=workspace), **state)
 
     response = key_api.post(f"{URL}{delivery.pk}/redeliver/")
 
@@ -165,7 +165,7 @@ def test_an_in_flight_or_test_delivery_cannot_be_redelivered(key_api, workspace,
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
 def test_the_log_is_read_only(key_api, workspace, method):
-    delivery = make_delivery(make_webhook(workspace))
+    delivery = DeliveryFactory(webhook=OutboundWebhookFactory(workspace=workspace), status="pending")
     url = URL if method == "post" else f"{URL}{delivery.pk}/"
 
     response = getattr(key_api, method)(url, {"status": "succeeded"}, format="json")
@@ -176,7 +176,9 @@ def test_the_log_is_read_only(key_api, workspace, method):
 
 def test_a_signed_in_member_reads_and_redelivers_with_a_session(member, workspace, receiver):
     receiver.default = Answer(status=204, body=b"")
-    delivery = make_delivery(make_webhook(workspace, url=receiver.url), status="failed")
+    delivery = DeliveryFactory(
+        webhook=OutboundWebhookFactory(workspace=workspace, url=receiver.url), status="failed"
+    )
     api = signed_in(member)
 
     listed = api.get(URL)

@@ -3,7 +3,7 @@
 import pytest
 import standardwebhooks
 
-from tests.factories import CampaignFactory, ListFactory
+from tests.factories import CampaignFactory, DeliveryFactory, ListFactory, OutboundWebhookFactory
 from webhooks.outbound.models import Delivery, OutboundWebhook
 from webhooks.outbound.receiver import Answer
 
@@ -16,13 +16,6 @@ URL = "/api/v1/webhooks/outbound/"
 
 def detail(webhook, suffix=""):
     return f"{URL}{webhook.pk}/{suffix}"
-
-
-def make_webhook(workspace, url="http://127.0.0.1:9/", **kwargs):
-    """Created directly (no DNS check), as the outbound tests do for loopback receivers."""
-    return OutboundWebhook.objects.create(
-        workspace=workspace, name=kwargs.pop("name", "Zapier"), url=url, **kwargs
-    )
 
 
 def test_create_with_filters_returns_the_secret_once(key_api, workspace, receiver):
@@ -53,7 +46,7 @@ def test_create_with_filters_returns_the_secret_once(key_api, workspace, receive
 
 
 def test_the_secret_never_appears_in_list_retrieve_or_update(key_api, workspace):
-    webhook = make_webhook(workspace)
+    webhook = OutboundWebhookFactory(workspace=workspace)
     webhook.previous_secret = "whsec_cHJldmlvdXNwcmV2aW91c3ByZXZpb3VzcHJldmlvdXM="
     webhook.save()
 
@@ -96,7 +89,7 @@ def test_a_destination_the_admin_form_refuses_is_a_400_naming_url(key_api, setti
 
 def test_a_private_destination_is_refused_on_update_too(key_api, workspace, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = False
-    webhook = make_webhook(workspace, url="http://127.0.0.1:9/")
+    webhook = OutboundWebhookFactory(workspace=workspace, url="http://127.0.0.1:9/")
 
     response = key_api.patch(detail(webhook), {"url": "http://192.168.1.1/"}, format="json")
 
@@ -105,7 +98,7 @@ def test_a_private_destination_is_refused_on_update_too(key_api, workspace, sett
 
 
 def test_unknown_statuses_and_read_only_health_fields(key_api, workspace):
-    webhook = make_webhook(workspace, is_active=False, disabled_reason="410 Gone")
+    webhook = OutboundWebhookFactory(workspace=workspace, is_active=False, disabled_reason="410 Gone")
 
     bad = key_api.patch(detail(webhook), {"statuses": ["Hot"]}, format="json")
     forged = key_api.patch(detail(webhook), {"disabled_reason": "", "name": "Kept"}, format="json")
@@ -119,7 +112,9 @@ def test_unknown_statuses_and_read_only_health_fields(key_api, workspace):
 def test_update_replaces_filters_and_reactivating_clears_the_disabled_reason(key_api, workspace, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
     old_list, new_list = ListFactory(workspace=workspace), ListFactory(workspace=workspace)
-    webhook = make_webhook(workspace, is_active=False, disabled_reason="Disabled automatically")
+    webhook = OutboundWebhookFactory(
+        workspace=workspace, is_active=False, disabled_reason="Disabled automatically"
+    )
     webhook.lists.set([old_list])
 
     response = key_api.put(
@@ -136,10 +131,10 @@ def test_update_replaces_filters_and_reactivating_clears_the_disabled_reason(key
 
 
 def test_list_shows_the_newest_deliverys_time_and_state(key_api, workspace, django_assert_max_num_queries):
-    webhook = make_webhook(workspace)
-    make_webhook(workspace, name="Quiet")
-    Delivery.objects.create(webhook=webhook, event_id="e1", payload=b"{}", status="failed")
-    newest = Delivery.objects.create(webhook=webhook, event_id="e2", payload=b"{}", status="succeeded")
+    webhook = OutboundWebhookFactory(workspace=workspace, name="Zapier")
+    OutboundWebhookFactory(workspace=workspace, name="Quiet")
+    DeliveryFactory(webhook=webhook, status="failed")
+    newest = DeliveryFactory(webhook=webhook, status="succeeded")
 
     with django_assert_max_num_queries(8):
         listed = key_api.get(URL).json()
@@ -151,7 +146,7 @@ def test_list_shows_the_newest_deliverys_time_and_state(key_api, workspace, djan
 
 
 def test_delete_removes_the_webhook(key_api, workspace):
-    webhook = make_webhook(workspace)
+    webhook = OutboundWebhookFactory(workspace=workspace)
 
     response = key_api.delete(detail(webhook))
 
@@ -161,7 +156,7 @@ def test_delete_removes_the_webhook(key_api, workspace):
 
 def test_send_test_posts_the_signed_sample_and_logs_a_test_delivery(key_api, workspace, receiver):
     receiver.default = Answer(status=202, body=b"accepted\nline 2", delay=0.05)
-    webhook = make_webhook(workspace, url=receiver.url)
+    webhook = OutboundWebhookFactory(workspace=workspace, url=receiver.url)
 
     response = key_api.post(detail(webhook, "test/"))
 
@@ -179,7 +174,7 @@ def test_send_test_posts_the_signed_sample_and_logs_a_test_delivery(key_api, wor
 
 def test_a_failing_send_test_reports_the_status_and_is_not_retried(key_api, workspace, receiver):
     receiver.default = Answer(status=500, body=b"boom")
-    webhook = make_webhook(workspace, url=receiver.url)
+    webhook = OutboundWebhookFactory(workspace=workspace, url=receiver.url)
 
     result = key_api.post(detail(webhook, "test/")).json()
 
@@ -190,7 +185,7 @@ def test_a_failing_send_test_reports_the_status_and_is_not_retried(key_api, work
 
 def test_send_test_to_a_private_address_is_refused_by_the_client(key_api, workspace, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = False
-    webhook = make_webhook(workspace, url="http://127.0.0.1:9/")
+    webhook = OutboundWebhookFactory(workspace=workspace, url="http://127.0.0.1:9/")
 
     result = key_api.post(detail(webhook, "test/")).json()
 
@@ -200,7 +195,7 @@ def test_send_test_to_a_private_address_is_refused_by_the_client(key_api, worksp
 
 
 def test_rotate_secret_returns_the_new_secret_and_both_sign_for_a_day(key_api, workspace, receiver):
-    webhook = make_webhook(workspace, url=receiver.url)
+    webhook = OutboundWebhookFactory(workspace=workspace, url=receiver.url)
     old_secret = webhook.secret
 
     response = key_api.post(detail(webhook, "rotate-secret/"))

@@ -29,14 +29,15 @@ from leadengine.services import api_key_create
 from tests.factories import (
     CampaignFactory,
     CustomFieldFactory,
+    DeliveryFactory,
+    InboundRequestFactory,
     LeadFactory,
     ListFactory,
     MessageFactory,
+    OutboundWebhookFactory,
     operator_of,
 )
 from webhooks.outbound.receiver import WebhookReceiver
-
-from .factories import DeliveryFactory, InboundRequestFactory, OutboundWebhookFactory
 
 # The coverage phase enumerates boundary and negative values of every field: ~6,000 requests
 # and two minutes for the lead endpoints alone, so CI runs the bounded fuzzing phase and a

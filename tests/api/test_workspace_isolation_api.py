@@ -7,18 +7,21 @@ import pytest
 
 from leadengine.models import ApiKey
 from leads.models import Campaign, CustomField, Lead, List
-from tests.factories import CampaignFactory, CustomFieldFactory, LeadFactory, ListFactory
+from tests.factories import (
+    ApiKeyFactory,
+    CampaignFactory,
+    CustomFieldFactory,
+    DeliveryFactory,
+    InboundRequestFactory,
+    InboundWebhookFactory,
+    LeadFactory,
+    ListFactory,
+    OutboundWebhookFactory,
+)
 from webhooks.inbound.models import InboundRequest, InboundWebhook
 from webhooks.outbound.models import Delivery, OutboundWebhook
 
 from .conftest import signed_in
-from .factories import (
-    ApiKeyFactory,
-    DeliveryFactory,
-    InboundRequestFactory,
-    InboundWebhookFactory,
-    OutboundWebhookFactory,
-)
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,10 @@ from leadengine.services import api_key_create
 from leads.models import Lead, LeadStatus
 from leads.services import lead_set_status
 from tests.conftest import wait_until
-from tests.factories import LeadFactory
+from tests.factories import InboundWebhookFactory, LeadFactory, OutboundWebhookFactory
 from webhooks.inbound.models import InboundWebhook
 from webhooks.inbound.services import mappings_suggest
-from webhooks.outbound.models import Delivery, OutboundWebhook
+from webhooks.outbound.models import Delivery
 from webhooks.outbound.receiver import Answer
 
 from .conftest import screenshot
@@ -35,7 +35,7 @@ def open_settings_webhooks(page, kind_label):
 
 def trigger(workspace, url, name="Zapier"):
     # Created like the admin form does; only the form's DNS check is skipped (loopback).
-    return OutboundWebhook.objects.create(workspace=workspace, name=name, url=url)
+    return OutboundWebhookFactory(workspace=workspace, name=name, url=url)
 
 
 def reload_until(page, selector, timeout=20):
@@ -171,7 +171,7 @@ def test_operator_maps_a_captured_sample_and_the_next_post_creates_the_lead(
 
 def test_an_api_key_is_shown_once_and_a_revoked_key_gets_401(logged_in, live_server, workspace):
     page = logged_in
-    webhook = InboundWebhook.objects.create(workspace=workspace, name="Website form")
+    webhook = InboundWebhookFactory(workspace=workspace, name="Website form")
     mappings_suggest(webhook=webhook)
 
     page.click("#content-main a:text-is('API Keys')")

@@ -6,8 +6,8 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from leadengine.services import api_key_create
-from tests.factories import WorkspaceFactory
-from webhooks.inbound.models import SUGGESTED_MAPPINGS, FieldMapping, InboundWebhook
+from tests.factories import InboundWebhookFactory, WorkspaceFactory
+from webhooks.inbound.models import SUGGESTED_MAPPINGS, FieldMapping
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -46,8 +46,8 @@ def secret(key):
     return key[1]
 
 
-def make_webhook(workspace, mappings=SUGGESTED_MAPPINGS, **kwargs):
-    webhook = InboundWebhook.objects.create(workspace=workspace, name=kwargs.pop("name", "Form"), **kwargs)
+def make_webhook(workspace, mappings=SUGGESTED_MAPPINGS, name="Form", **kwargs):
+    webhook = InboundWebhookFactory(workspace=workspace, name=name, **kwargs)
     FieldMapping.objects.bulk_create(
         [FieldMapping(webhook=webhook, field=field, source_path=path) for field, path in mappings]
     )

@@ -1,8 +1,7 @@
 import pytest
 
-from tests.factories import LeadFactory, WorkspaceFactory
+from tests.factories import LeadFactory, OutboundWebhookFactory, WorkspaceFactory
 from webhooks.outbound import destinations
-from webhooks.outbound.models import OutboundWebhook
 from webhooks.outbound.receiver import WebhookReceiver
 
 
@@ -50,13 +49,6 @@ def lead(workspace):
     return LeadFactory(workspace=workspace)
 
 
-def make_webhook(workspace, url, **kwargs):
+def make_webhook(workspace, url, name="Zapier", **kwargs):
     """Created like the admin form does, skipping only the DNS check for loopback receivers."""
-    lists = kwargs.pop("lists", [])
-    campaigns = kwargs.pop("campaigns", [])
-    webhook = OutboundWebhook.objects.create(
-        workspace=workspace, name=kwargs.pop("name", "Zapier"), url=url, **kwargs
-    )
-    webhook.lists.set(lists)
-    webhook.campaigns.set(campaigns)
-    return webhook
+    return OutboundWebhookFactory(workspace=workspace, url=url, name=name, **kwargs)

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from leads.models import LeadStatus
 from leads.services import lead_set_status
-from tests.api.factories import DeliveryFactory
-from tests.factories import operator_of
+from tests.factories import DeliveryFactory, operator_of
 from webhooks.outbound import sender
 from webhooks.outbound.models import Delivery
 from webhooks.outbound.receiver import Answer

@@ -12,7 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline, user_workspace_ids
+from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm, WorkspaceScopedInline
+from leadengine.scoping import caller_workspace_ids
 from leads.models import CustomField
 
 from . import mapping
@@ -47,14 +48,14 @@ def visible_custom_fields(request, obj=None):
         return list(queryset.filter(workspace_id=obj.workspace_id))
     if request.user.is_superuser:
         return list(queryset)
-    return list(queryset.filter(workspace__in=user_workspace_ids(request)))
+    return list(queryset.filter(workspace__in=caller_workspace_ids(request)))
 
 
 def custom_field_belongs(key, workspace_id):
     return CustomField.objects.filter(workspace_id=workspace_id, key=key).exists()
 
 
-class InboundWebhookForm(forms.ModelForm):
+class InboundWebhookForm(WorkspaceScopedForm):
     dedupe_field = forms.ChoiceField(
         initial="business_email",
         help_text="A lead with the same value of this field is updated instead of created.",
@@ -75,13 +76,10 @@ class InboundWebhookForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         workspace, dedupe = cleaned.get("workspace"), cleaned.get("dedupe_field")
-        target = cleaned.get("target_list")
         errors = {}
         is_default = dedupe in dict(dedupe_field_choices())
         if workspace and dedupe and not is_default and not custom_field_belongs(dedupe, workspace.pk):
             errors["dedupe_field"] = f"“{dedupe}” is not a custom field of {workspace}."
-        if workspace and target and target.workspace_id != workspace.pk:
-            errors["target_list"] = f"This list belongs to another workspace than {workspace}."
         if errors:
             raise ValidationError(errors)
         return cleaned
@@ -130,6 +128,7 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
     """Settings ▸ Webhooks ▸ Receive Data: URL, mapping editor, captured sample, preview, log."""
 
     form = InboundWebhookForm
+    preselect_only_workspace = True
     inlines = [FieldMappingInline]
     list_display = ["name", "workspace", "is_active", "dedupe_field", "target_list", "last_request"]
     list_filter = ["is_active", "workspace"]
@@ -171,11 +170,6 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         return redirect(reverse("admin:webhooks_settings") + "?kind=receive")
 
     response_post_save_change = response_post_save_add
-
-    def get_changeform_initial_data(self, request):
-        ids = user_workspace_ids(request)
-        initial = {"workspace": next(iter(ids))} if len(ids) == 1 else {}
-        return {**initial, **super().get_changeform_initial_data(request)}
 
     def get_readonly_fields(self, request, obj=None):
         return ["webhook_url", "sample_paths", "tools", "recent_requests"] if obj else []

@@ -3,7 +3,7 @@
 from django.db import transaction
 from rest_framework import mixins, serializers, viewsets
 
-from leadengine.api.filters import ListOnlyFilter, WorkspaceFilter, integer_query_value, query_parameter
+from leadengine.api.filters import IdFilter, WorkspaceFilterSet
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
 from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
 from leads.catalogue import DEFAULT_FIELDS
@@ -174,25 +174,11 @@ class InboundRequestDetailSerializer(InboundRequestSerializer):
         read_only_fields = fields
 
 
-class InboundRequestFilter(ListOnlyFilter):
+class InboundRequestFilterSet(WorkspaceFilterSet):
     """`webhook` and `status_code` on the request log."""
 
-    def filter_list(self, request, queryset, view):
-        webhook_id = integer_query_value(request, "webhook")
-        if webhook_id is not None:
-            queryset = queryset.filter(webhook_id=webhook_id)
-        status_code = integer_query_value(request, "status_code")
-        if status_code is not None:
-            queryset = queryset.filter(status_code=status_code)
-        return queryset
-
-    def get_schema_operation_parameters(self, view):
-        return [
-            query_parameter("webhook", "Only requests to this inbound webhook (id).", "integer", minimum=0),
-            query_parameter(
-                "status_code", "Only requests answered with this HTTP status.", "integer", minimum=0
-            ),
-        ]
+    webhook = IdFilter(field_name="webhook_id", help_text="Only requests to this inbound webhook (id).")
+    status_code = IdFilter(help_text="Only requests answered with this HTTP status.")
 
 
 class InboundRequestViewSet(
@@ -201,7 +187,7 @@ class InboundRequestViewSet(
     """Every request your inbound webhooks received, newest first. The list leaves out bodies."""
 
     queryset = InboundRequest.objects.select_related("workspace")
-    filter_backends = [WorkspaceFilter, InboundRequestFilter]
+    filterset_class = InboundRequestFilterSet
 
     def get_serializer_class(self):
         return InboundRequestSerializer if self.action == "list" else InboundRequestDetailSerializer

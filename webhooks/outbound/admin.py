@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
-from leadengine.admin_scoping import WorkspaceScopedAdmin, user_workspace_ids
+from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm
 from leads.models import LeadStatus
 
 from . import services
@@ -28,7 +28,7 @@ BUTTON = (
 )
 
 
-class OutboundWebhookForm(forms.ModelForm):
+class OutboundWebhookForm(WorkspaceScopedForm):
     statuses = forms.MultipleChoiceField(
         label="New statuses",
         choices=LeadStatus.choices,
@@ -51,25 +51,12 @@ class OutboundWebhookForm(forms.ModelForm):
             "statuses",
         ]
 
-    def clean(self):
-        cleaned = super().clean()
-        workspace = cleaned.get("workspace")
-        if workspace is None:
-            return cleaned
-        errors = {}
-        for name in ("lists", "campaigns"):
-            foreign = [item.name for item in cleaned.get(name) or [] if item.workspace_id != workspace.pk]
-            if foreign:
-                errors[name] = f"Not in workspace {workspace}: {', '.join(foreign)}."
-        if errors:
-            raise forms.ValidationError(errors)
-        return cleaned
-
 
 @admin.register(OutboundWebhook)
 class OutboundWebhookAdmin(WorkspaceScopedAdmin):
     form = OutboundWebhookForm
     change_form_template = "admin/outbound/outboundwebhook/change_form.html"
+    preselect_only_workspace = True
     list_display = ["name", "workspace", "url", "is_active", "health"]
     list_filter = ["is_active", "workspace"]
     list_select_related = ["workspace"]
@@ -105,9 +92,6 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
         return redirect(reverse("admin:webhooks_settings") + "?kind=send")
 
     response_post_save_change = response_post_save_add
-
-    def get_changeform_initial_data(self, request):
-        return {**single_workspace_initial(request), **super().get_changeform_initial_data(request)}
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # nothing to test, sign or log before the webhook exists
@@ -234,12 +218,6 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
             messages.SUCCESS,
         )
         return redirect("admin:outbound_outboundwebhook_change", webhook.pk)
-
-
-def single_workspace_initial(request):
-    """Preselect the workspace of an operator who has only one."""
-    ids = user_workspace_ids(request)
-    return {"workspace": next(iter(ids))} if len(ids) == 1 else {}
 
 
 class FailedRecentlyFilter(admin.SimpleListFilter):

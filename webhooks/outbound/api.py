@@ -8,9 +8,9 @@ representation: it is returned once when the webhook is created and once per rot
 
 import json
 
+import django_filters
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -18,7 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from leadengine.api.filters import ListOnlyFilter, WorkspaceFilter, integer_query_value, query_parameter
+from leadengine.api.filters import AwareDateTimeFilter, BooleanChoiceFilter, IdFilter, WorkspaceFilterSet
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
 from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
 from leads.models import Campaign, LeadStatus, List
@@ -260,57 +260,23 @@ class DeliveryDetailSerializer(DeliverySerializer):
         return json.loads(bytes(delivery.payload))
 
 
-class DeliveryFilter(ListOnlyFilter):
+class DeliveryFilterSet(WorkspaceFilterSet):
     """`status`, `webhook`, `is_test` and `failed_since` on the delivery list."""
 
-    def filter_list(self, request, queryset, view):
-        params = request.query_params
-        status_value = params.get("status")
-        if status_value:
-            if status_value not in Delivery.Status.values:
-                raise ValidationError({"status": [f"{status_value!r} is not a delivery status."]})
-            queryset = queryset.filter(status=status_value)
-        webhook_id = integer_query_value(request, "webhook")
-        if webhook_id is not None:
-            queryset = queryset.filter(webhook_id=webhook_id)
-        is_test = params.get("is_test")
-        if is_test:
-            if is_test not in ("true", "false"):
-                raise ValidationError({"is_test": ["Expected true or false."]})
-            queryset = queryset.filter(is_test=is_test == "true")
-        failed_since = params.get("failed_since")
-        if failed_since:
-            since = _parse_moment(failed_since)
-            queryset = queryset.filter(status=Delivery.Status.FAILED, completed_at__gte=since)
-        return queryset
+    status = django_filters.ChoiceFilter(
+        choices=Delivery.Status.choices,
+        help_text="Only deliveries in this state.",
+        error_messages={"invalid_choice": "%(value)r is not a delivery status."},
+    )
+    webhook = IdFilter(field_name="webhook_id", help_text="Only deliveries of this outbound webhook (id).")
+    is_test = BooleanChoiceFilter(help_text="Only Send Test deliveries (true) or only real ones (false).")
+    failed_since = AwareDateTimeFilter(
+        method="filter_failed_since",
+        help_text="Only deliveries that failed (finished) at or after this ISO 8601 time.",
+    )
 
-    def get_schema_operation_parameters(self, view):
-        return [
-            query_parameter("status", "Only deliveries in this state.", enum=list(Delivery.Status.values)),
-            query_parameter(
-                "webhook", "Only deliveries of this outbound webhook (id).", "integer", minimum=0
-            ),
-            query_parameter(
-                "is_test", "Only Send Test deliveries (true) or only real ones (false).", "boolean"
-            ),
-            query_parameter(
-                "failed_since",
-                "Only deliveries that failed (finished) at or after this ISO 8601 time.",
-                format="date-time",
-            ),
-        ]
-
-
-def _parse_moment(raw):
-    try:
-        moment = parse_datetime(raw)
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise ValidationError({"failed_since": [f"Expected an ISO 8601 date-time, got {raw!r}."]})
-    if moment.tzinfo is None:
-        raise ValidationError({"failed_since": ["Give a time zone (e.g. 2026-01-31T09:00:00Z)."]})
-    return moment
+    def filter_failed_since(self, queryset, name, since):
+        return queryset.filter(status=Delivery.Status.FAILED, completed_at__gte=since)
 
 
 class DeliveryViewSet(
@@ -320,7 +286,7 @@ class DeliveryViewSet(
 
     workspace_path = "webhook__workspace"
     queryset = Delivery.objects.select_related("webhook__workspace")
-    filter_backends = [WorkspaceFilter, DeliveryFilter]
+    filterset_class = DeliveryFilterSet
 
     def get_serializer_class(self):
         return DeliverySerializer if self.action == "list" else DeliveryDetailSerializer
