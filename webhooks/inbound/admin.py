@@ -50,10 +50,6 @@ def visible_custom_fields(request, obj=None):
     return list(queryset.filter(workspace__in=user_workspace_ids(request)))
 
 
-def custom_field_belongs(key, workspace_id):
-    return CustomField.objects.filter(workspace_id=workspace_id, key=key).exists()
-
-
 class InboundWebhookForm(forms.ModelForm):
     dedupe_field = forms.ChoiceField(
         initial="business_email",
@@ -73,17 +69,13 @@ class InboundWebhookForm(forms.ModelForm):
         ]
 
     def clean(self):
+        # The dedupe field's rule is the model's (InboundWebhook.clean), run after this.
         cleaned = super().clean()
-        workspace, dedupe = cleaned.get("workspace"), cleaned.get("dedupe_field")
-        target = cleaned.get("target_list")
-        errors = {}
-        is_default = dedupe in dict(dedupe_field_choices())
-        if workspace and dedupe and not is_default and not custom_field_belongs(dedupe, workspace.pk):
-            errors["dedupe_field"] = f"“{dedupe}” is not a custom field of {workspace}."
+        workspace, target = cleaned.get("workspace"), cleaned.get("target_list")
         if workspace and target and target.workspace_id != workspace.pk:
-            errors["target_list"] = f"This list belongs to another workspace than {workspace}."
-        if errors:
-            raise ValidationError(errors)
+            raise ValidationError(
+                {"target_list": f"This list belongs to another workspace than {workspace}."}
+            )
         return cleaned
 
 
@@ -96,23 +88,11 @@ class FieldMappingForm(forms.ModelForm):
         widgets = {"source_path": forms.TextInput(attrs={"size": 60, "placeholder": "contact/work/email"})}
 
 
-class FieldMappingFormSet(forms.BaseInlineFormSet):
-    def clean(self):
-        super().clean()
-        workspace_id = self.instance.workspace_id
-        defaults = dict(writable_field_choices())
-        for form in self.forms:
-            key = form.cleaned_data.get("field") if hasattr(form, "cleaned_data") else None
-            if not key or form.cleaned_data.get("DELETE") or key in defaults:
-                continue
-            if workspace_id and not custom_field_belongs(key, workspace_id):
-                form.add_error("field", f"“{key}” is not a custom field of this webhook's workspace.")
-
-
 class FieldMappingInline(WorkspaceScopedInline, admin.TabularInline):
+    """Each row is judged by FieldMapping.clean(), the rule the API and the endpoint share."""
+
     model = FieldMapping
     form = FieldMappingForm
-    formset = FieldMappingFormSet
     extra = 1
     verbose_name = "mapping row"
     verbose_name_plural = "Mapping (LeadEngine field ← source path)"
@@ -145,7 +125,7 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         return obj.last_request_at or "—"
 
     def get_fieldsets(self, request, obj=None):
-        # The help article's order: name, description, list, then the mapping (the inline).
+        # Name, description and target list first, then the mapping (the inline) below.
         main = ["name", "description", "target_list", "workspace", "dedupe_field", "is_active"]
         if obj is None:
             suggested = ", ".join(f"{path}→{field}" for field, path in SUGGESTED_MAPPINGS)
