@@ -16,6 +16,8 @@ from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline
 from leads.models import CustomField
 
 from . import mapping
+from .body import parse_json
+from .errors import InboundError
 from .models import (
     SUGGESTED_MAPPINGS,
     FieldMapping,
@@ -270,9 +272,9 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         previews, error = None, None
         if request.method == "POST":
             try:
-                document = mapping.parse_json(body.encode())
-            except mapping.BodyError as exc:
-                error = str(exc)
+                document = parse_json(body.encode())
+            except InboundError as exc:
+                error = exc.message
             else:
                 if isinstance(document, dict | list):
                     previews = lead_preview(

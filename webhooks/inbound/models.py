@@ -9,6 +9,7 @@ from leads.catalogue import DEDUPE_FIELD_KEYS, DEFAULT_FIELDS, DEFAULT_FIELDS_BY
 from leads.models import CustomField, List
 
 from .mapping import split_path
+from .sender_auth import BearerKeyAuth
 
 # What a new webhook starts with: the usual lead form's keys that equal default field names,
 # plus the three common aliases (email, phone, date).
@@ -124,6 +125,11 @@ class InboundWebhook(models.Model):
         errors = mapping_errors(dedupe_field=self.dedupe_field, custom_field_keys=self.custom_field_keys())
         if errors["dedupe_field"]:
             raise ValidationError({"dedupe_field": errors["dedupe_field"]})
+
+    def sender_auth(self):
+        """How senders prove who they are; one mode per webhook, today a Bearer API key of the
+        webhook's workspace."""
+        return BearerKeyAuth(workspace_id=self.workspace_id)
 
     def custom_fields(self):
         return list(CustomField.objects.filter(workspace_id=self.workspace_id))

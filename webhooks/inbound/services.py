@@ -15,8 +15,6 @@ from .models import SUGGESTED_MAPPINGS, FieldMapping, InboundRequest, InboundWeb
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH_RECORDS = 1000
-
 
 @dataclass
 class PreparedRecord:
