@@ -30,6 +30,11 @@ class CustomFieldAdmin(WorkspaceScopedAdmin):
     list_filter = ["type", "workspace"]
     search_fields = ["key", "label"]
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        # Leads store values under the key: renaming it would orphan them.
+        return [*readonly, "key"] if obj is not None else readonly
+
 
 class MessageInline(WorkspaceScopedInline, admin.StackedInline):
     model = Message

@@ -1,4 +1,4 @@
-"""The catalogue of LeadEngine's default lead fields (help article §4).
+"""The catalogue of LeadEngine's default lead fields: the columns every lead has.
 
 One list, read by the lead model's `field_value()`, the outbound payload builder, the
 inbound mapping editor and the REST API's `fields` endpoint. A test keeps it in step with
@@ -111,4 +111,6 @@ del T
 
 DEFAULT_FIELDS_BY_KEY = {spec.key: spec for spec in DEFAULT_FIELDS}
 DEFAULT_FIELD_KEYS = frozenset(DEFAULT_FIELDS_BY_KEY)
+# The fields an inbound mapping may write, and those that can dedupe inbound records.
+WRITABLE_FIELD_KEYS = tuple(spec.key for spec in DEFAULT_FIELDS if spec.writable)
 DEDUPE_FIELD_KEYS = tuple(spec.key for spec in DEFAULT_FIELDS if spec.dedupe)

@@ -2,7 +2,7 @@ import datetime
 import unicodedata
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import RegexValidator, validate_email
 from django.db import models
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ _NOT_LOADED = object()
 
 
 class LeadStatus(models.TextChoices):
-    """The 14 statuses of help article §2.2, spelled exactly as our users read them."""
+    """The 14 statuses a lead can have (or none yet), spelled exactly as our users read them."""
 
     FOLLOW_UP = "Follow Up"
     NEEDS_INFO = "Needs Info"
@@ -77,6 +77,19 @@ class List(models.Model):
         return self.name
 
 
+_custom_field_key_format = RegexValidator(
+    r"^[a-z][a-z0-9_]*\Z", "Use lower-case letters, digits and underscores, starting with a letter."
+)
+
+
+def validate_custom_field_key(value):
+    """A custom field key: a lower-case identifier that names no default field (leads store
+    custom values under their key, next to the default fields)."""
+    _custom_field_key_format(value)
+    if value in DEFAULT_FIELD_KEYS:
+        raise ValidationError(f"“{value}” is a default LeadEngine field.", code="default_field")
+
+
 class CustomField(models.Model):
     class Type(models.TextChoices):
         TEXT = "text", "Text"
@@ -86,7 +99,11 @@ class CustomField(models.Model):
         LIST = "list", "List"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="custom_fields")
-    key = models.SlugField(max_length=100, help_text="Lower-case letters, digits and underscores.")
+    key = models.SlugField(
+        max_length=100,
+        validators=[validate_custom_field_key],
+        help_text="Lower-case letters, digits and underscores, starting with a letter; cannot change later.",
+    )
     label = models.CharField(max_length=200)
     type = models.CharField(max_length=20, choices=Type.choices, default=Type.TEXT)
 
@@ -98,10 +115,6 @@ class CustomField(models.Model):
 
     def __str__(self):
         return self.label or self.key
-
-    def clean(self):
-        if self.key in DEFAULT_FIELD_KEYS:
-            raise ValidationError({"key": f"“{self.key}” is a default LeadEngine field."})
 
 
 class LeadStatusChangeError(RuntimeError):
@@ -143,7 +156,7 @@ def _count():
 
 
 class Lead(models.Model):
-    """A person in a workspace, with every default field of help article §4 as a column."""
+    """A person in a workspace, with every default field of `leads/catalogue.py` as a column."""
 
     # Fields kept as `{value, changed_at}` arrays whenever the tracked field changes.
     HISTORY_OF = {"life_cycle": "life_cycle_history", "sentiment": "sentiment_history"}
@@ -330,7 +343,7 @@ class Lead(models.Model):
 
 
 class Message(models.Model):
-    """One message of a lead's thread, with the attributes of help article §2.3."""
+    """One message of a lead's thread (outbound, inbound or auto-reply) with its sending attributes."""
 
     class Type(models.TextChoices):
         OUTBOUND = "outbound", "Outbound"
@@ -364,7 +377,9 @@ class Message(models.Model):
         return self.subject or f"{self.get_type_display()} message"
 
     def as_thread_entry(self):
-        """The message as help article §2.3 shows it; empty optional attributes left out."""
+        """The message as an outbound payload's `messages` entry: type, subject, body, from, to and
+        date always; angle, framework, test, tone, campaign_step, word_limit and campaign only
+        when they have a value."""
         entry = {
             "type": self.type,
             "subject": self.subject,

@@ -303,3 +303,41 @@ def test_a_new_webhook_leaves_the_workspace_to_choose_for_an_operator_of_several
     response = operator_client.get(reverse("admin:outbound_outboundwebhook_add"))
 
     assert "workspace" not in response.context["adminform"].form.initial
+
+
+def custom_field_form(workspace, key):
+    return {"workspace": workspace.pk, "key": key, "label": "Seats", "type": "number"}
+
+
+def test_custom_field_key_seats_count_is_refused_in_the_admin(operator_client, workspace):
+    from leads.models import CustomField
+
+    response = operator_client.post(
+        reverse("admin:leads_customfield_add"), custom_field_form(workspace, "Seats-Count")
+    )
+
+    assert response.status_code == 200
+    assert "lower-case" in str(response.context["adminform"].form.errors["key"])
+    assert not CustomField.objects.exists()
+
+
+def test_custom_field_key_naming_a_default_field_is_refused_in_the_admin(operator_client, workspace):
+    response = operator_client.post(
+        reverse("admin:leads_customfield_add"), custom_field_form(workspace, "business_email")
+    )
+
+    assert response.status_code == 200
+    assert "default LeadEngine field" in str(response.context["adminform"].form.errors["key"])
+
+
+def test_custom_field_key_is_read_only_in_the_admin_once_created(operator_client, workspace):
+    field = CustomFieldFactory(workspace=workspace, key="seats", label="Seats")
+    url = reverse("admin:leads_customfield_change", args=[field.pk])
+
+    page = operator_client.get(url)
+    response = operator_client.post(url, {**custom_field_form(workspace, "chairs"), "label": "Chairs"})
+
+    assert 'name="key"' not in page.content.decode()
+    assert response.status_code == 302
+    field.refresh_from_db()
+    assert (field.key, field.label) == ("seats", "Chairs")

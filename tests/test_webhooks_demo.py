@@ -34,3 +34,18 @@ def test_seeding_the_demo_twice_adds_no_webhooks_deliveries_or_requests():
         Delivery.objects.count(),
         InboundRequest.objects.count(),
     ) == counts
+
+
+def test_production_code_never_imports_django_test():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    production = [
+        path
+        for path in root.rglob("*.py")
+        if not {"tests", ".venv", "node_modules"} & set(path.relative_to(root).parts)
+    ]
+
+    offenders = [str(path.relative_to(root)) for path in production if "django.test" in path.read_text()]
+
+    assert production and offenders == []

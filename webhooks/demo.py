@@ -7,13 +7,12 @@ while its webhook has no history yet, so seeding twice adds nothing.
 
 import json
 
-from django.test import RequestFactory
-
 from leadengine.services import api_key_create
 from leads.models import LeadStatus
 from leads.services import lead_set_status
 from webhooks.inbound import services as inbound_services
-from webhooks.inbound.views import InboundWebhookView
+from webhooks.inbound.body import ReceivedBody
+from webhooks.inbound.receive import inbound_receive
 from webhooks.outbound.models import Delivery, OutboundWebhook
 
 # Procfile.dev runs `webhook_receiver --port 8002 --status 500` for this one.
@@ -68,7 +67,7 @@ def _change_some_statuses(workspace):
 
 
 def _post_demo_requests(webhook):
-    """Two requests through the real endpoint: one accepted, one rejected (bad email)."""
+    """Two requests through the endpoint's service: one accepted, one rejected (bad email)."""
     _, key = api_key_create(workspace=webhook.workspace, name="Demo sender (seed_demo)")
     # The accepted one updates a demo lead (the demo's lead count stays what was asked for).
     lead = webhook.workspace.leads.exclude(business_email="").order_by("pk").first()
@@ -77,12 +76,11 @@ def _post_demo_requests(webhook):
         {"first_name": first_name, "email": email, "city": "Minneapolis", "phone": "15555555555"},
         {"first_name": "Typo", "email": "not-an-email"},
     ]
-    view = InboundWebhookView.as_view()
     for body in bodies:
-        request = RequestFactory().post(
-            f"/webhooks/{webhook.public_id}",
-            data=json.dumps(body),
+        raw = json.dumps(body).encode()
+        inbound_receive(
+            public_id=webhook.public_id,
+            headers={"Authorization": f"Bearer {key}"},
             content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {key}",
+            read_body=lambda raw=raw: ReceivedBody.from_bytes(raw),
         )
-        view(request, public_id=webhook.public_id)

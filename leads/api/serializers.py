@@ -1,12 +1,10 @@
-import re
-
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leadengine.api.scoping import caller_actor
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField, unique_in_workspace
-from leads.catalogue import DEFAULT_FIELD_KEYS, DEFAULT_FIELDS, FieldType
+from leads.catalogue import DEFAULT_FIELDS, FieldType
 from leads.models import Campaign, CustomField, Lead, LeadStatus, List, normalize_email
 from leads.services import lead_set_status
 
@@ -34,27 +32,17 @@ class ListSerializer(WorkspaceOwnedSerializer):
         return unique_in_workspace(self, List.objects, "name", value)
 
 
-CUSTOM_FIELD_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
 class CustomFieldSerializer(WorkspaceOwnedSerializer):
+    """The key's format and clash rule come from the model field's validator."""
+
     class Meta:
         model = CustomField
         fields = ["id", "workspace", "key", "label", "type"]
-        extra_kwargs = {
-            "key": {"help_text": "Lower-case letters, digits and underscores; cannot change later."},
-        }
 
     def validate_key(self, value):
         if self.instance is not None and value != self.instance.key:
             # Leads store values under the key: renaming it would orphan them.
             raise serializers.ValidationError("A custom field's key cannot change.")
-        if not CUSTOM_FIELD_KEY.match(value):
-            raise serializers.ValidationError(
-                "Use lower-case letters, digits and underscores, starting with a letter."
-            )
-        if value in DEFAULT_FIELD_KEYS:
-            raise serializers.ValidationError(f"{value!r} is a default LeadEngine field.")
         return unique_in_workspace(self, CustomField.objects, "key", value)
 
 

@@ -226,3 +226,44 @@ def test_request_log_of_another_workspace_is_hidden(operator_client, secret):
 
     listing = operator_client.get(reverse("admin:inbound_inboundrequest_changelist"))
     assert list(listing.context["cl"].queryset) == []
+
+
+@pytest.mark.parametrize("source_path", ["/", " / ", "//"])
+def test_source_path_slash_is_refused_in_the_admin_form(operator_client, workspace, source_path):
+    response = operator_client.post(
+        reverse("admin:inbound_inboundwebhook_add"),
+        {
+            "workspace": workspace.pk,
+            "name": "Whole document",
+            "dedupe_field": "business_email",
+            "is_active": "on",
+            **mapping_rows(("business_email", source_path)),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "at least one key" in response.content.decode()
+    assert not InboundWebhook.objects.exists()
+
+
+def test_dedupe_field_of_another_workspace_is_refused_in_the_admin_form(client, workspace):
+    from tests.factories import CustomFieldFactory, UserFactory
+
+    other = WorkspaceFactory()
+    CustomFieldFactory(workspace=other, key="crm_id")
+    client.force_login(UserFactory(is_superuser=True))  # offered every workspace's custom fields
+
+    response = client.post(
+        reverse("admin:inbound_inboundwebhook_add"),
+        {
+            "workspace": workspace.pk,
+            "name": "By CRM id",
+            "dedupe_field": "crm_id",
+            "is_active": "on",
+            **mapping_rows(),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "neither a dedupe field" in str(response.context["adminform"].form.errors["dedupe_field"])
+    assert not InboundWebhook.objects.exists()

@@ -175,3 +175,32 @@ def test_chunked_body_without_content_length_is_read_and_capped(sender):
     assert small.status_code == 201
     assert huge.status_code == 413
     assert Lead.objects.count() == 1
+
+
+def test_a_mapping_row_with_source_path_slash_saved_earlier_is_refused_at_run_time(sender):
+    # Rows saved before the rule reached the admin: `/` would resolve to the whole document.
+    from webhooks.inbound.models import FieldMapping
+
+    FieldMapping.objects.create(webhook=sender.webhook, field="about", source_path="/")
+
+    response = sender.post(payload("article_sample.json"))
+
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert (error["field"], error["path"]) == ("about", "/")
+    assert "at least one key" in error["message"]
+    assert not Lead.objects.exists()
+
+
+def test_a_mapping_row_whose_custom_field_was_deleted_is_refused_at_run_time(sender):
+    from tests.factories import CustomFieldFactory
+    from webhooks.inbound.models import FieldMapping
+
+    custom = CustomFieldFactory(workspace=sender.webhook.workspace, key="seats", type="number")
+    FieldMapping.objects.create(webhook=sender.webhook, field="seats", source_path="seats")
+    custom.delete()
+
+    response = sender.post({"email": "a@b.example", "seats": 3})
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "seats"

@@ -3,7 +3,6 @@ import json
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import Http404
 from django.shortcuts import redirect
@@ -17,6 +16,8 @@ from leadengine.scoping import caller_workspace_ids
 from leads.models import CustomField
 
 from . import mapping
+from .body import parse_json
+from .errors import InboundError
 from .models import (
     SUGGESTED_MAPPINGS,
     FieldMapping,
@@ -51,10 +52,6 @@ def visible_custom_fields(request, obj=None):
     return list(queryset.filter(workspace__in=caller_workspace_ids(request)))
 
 
-def custom_field_belongs(key, workspace_id):
-    return CustomField.objects.filter(workspace_id=workspace_id, key=key).exists()
-
-
 class InboundWebhookForm(WorkspaceScopedForm):
     dedupe_field = forms.ChoiceField(
         initial="business_email",
@@ -73,16 +70,8 @@ class InboundWebhookForm(WorkspaceScopedForm):
             "capture_next",
         ]
 
-    def clean(self):
-        cleaned = super().clean()
-        workspace, dedupe = cleaned.get("workspace"), cleaned.get("dedupe_field")
-        errors = {}
-        is_default = dedupe in dict(dedupe_field_choices())
-        if workspace and dedupe and not is_default and not custom_field_belongs(dedupe, workspace.pk):
-            errors["dedupe_field"] = f"“{dedupe}” is not a custom field of {workspace}."
-        if errors:
-            raise ValidationError(errors)
-        return cleaned
+    # The dedupe field's rule is the model's (InboundWebhook.clean); the target list's
+    # workspace is checked by WorkspaceScopedForm.
 
 
 class FieldMappingForm(forms.ModelForm):
@@ -94,23 +83,11 @@ class FieldMappingForm(forms.ModelForm):
         widgets = {"source_path": forms.TextInput(attrs={"size": 60, "placeholder": "contact/work/email"})}
 
 
-class FieldMappingFormSet(forms.BaseInlineFormSet):
-    def clean(self):
-        super().clean()
-        workspace_id = self.instance.workspace_id
-        defaults = dict(writable_field_choices())
-        for form in self.forms:
-            key = form.cleaned_data.get("field") if hasattr(form, "cleaned_data") else None
-            if not key or form.cleaned_data.get("DELETE") or key in defaults:
-                continue
-            if workspace_id and not custom_field_belongs(key, workspace_id):
-                form.add_error("field", f"“{key}” is not a custom field of this webhook's workspace.")
-
-
 class FieldMappingInline(WorkspaceScopedInline, admin.TabularInline):
+    """Each row is judged by FieldMapping.clean(), the rule the API and the endpoint share."""
+
     model = FieldMapping
     form = FieldMappingForm
-    formset = FieldMappingFormSet
     extra = 1
     verbose_name = "mapping row"
     verbose_name_plural = "Mapping (LeadEngine field ← source path)"
@@ -144,7 +121,7 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         return obj.last_request_at or "—"
 
     def get_fieldsets(self, request, obj=None):
-        # The help article's order: name, description, list, then the mapping (the inline).
+        # Name, description and target list first, then the mapping (the inline) below.
         main = ["name", "description", "target_list", "workspace", "dedupe_field", "is_active"]
         if obj is None:
             suggested = ", ".join(f"{path}→{field}" for field, path in SUGGESTED_MAPPINGS)
@@ -267,9 +244,9 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         previews, error = None, None
         if request.method == "POST":
             try:
-                document = mapping.parse_json(body.encode())
-            except mapping.BodyError as exc:
-                error = str(exc)
+                document = parse_json(body.encode())
+            except InboundError as exc:
+                error = exc.message
             else:
                 if isinstance(document, dict | list):
                     previews = lead_preview(

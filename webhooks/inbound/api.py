@@ -6,15 +6,10 @@ from rest_framework import mixins, serializers, viewsets
 from leadengine.api.filters import IdFilter, WorkspaceFilterSet
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
 from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
-from leads.catalogue import DEFAULT_FIELDS
 from leads.models import CustomField, List
 
-from . import mapping
-from .models import FieldMapping, InboundRequest, InboundWebhook
+from .models import FieldMapping, InboundRequest, InboundWebhook, mapping_errors
 from .services import mappings_suggest, webhook_mappings_replace
-
-WRITABLE_DEFAULT_FIELDS = frozenset(spec.key for spec in DEFAULT_FIELDS if spec.writable)
-DEDUPE_DEFAULT_FIELDS = frozenset(spec.key for spec in DEFAULT_FIELDS if spec.dedupe)
 
 
 class FieldMappingSerializer(serializers.ModelSerializer):
@@ -28,9 +23,7 @@ class FieldMappingSerializer(serializers.ModelSerializer):
         fields = ["field", "source_path"]
 
     def validate_source_path(self, value):
-        if not mapping.split_path(value):
-            raise serializers.ValidationError("A source path needs at least one key.")
-        return value.strip()
+        return value.strip()  # its rule is the webhook's: InboundWebhookSerializer.validate_mappings
 
 
 class InboundWebhookSerializer(WorkspaceOwnedSerializer):
@@ -85,26 +78,15 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
         return self._custom_keys
 
     def validate_dedupe_field(self, value):
-        if value not in DEDUPE_DEFAULT_FIELDS and value not in self._custom_field_keys():
-            raise serializers.ValidationError(
-                f"{value!r} is neither a dedupe field ({', '.join(sorted(DEDUPE_DEFAULT_FIELDS))}) "
-                "nor a custom field of this workspace."
-            )
+        errors = mapping_errors(dedupe_field=value, custom_field_keys=self._custom_field_keys())
+        if errors["dedupe_field"]:
+            raise serializers.ValidationError(errors["dedupe_field"])
         return value
 
     def validate_mappings(self, rows):
-        errors, seen = [], set()
-        for row in rows:
-            key = row["field"]
-            if key not in WRITABLE_DEFAULT_FIELDS and key not in self._custom_field_keys():
-                errors.append({"field": [f"{key!r} is not a writable field of this workspace."]})
-            elif key in seen:
-                errors.append({"field": [f"{key!r} is mapped twice: one row per field."]})
-            else:
-                errors.append({})
-            seen.add(key)
-        if any(errors):
-            raise serializers.ValidationError(errors)
+        errors = mapping_errors(rows=_pairs(rows), custom_field_keys=self._custom_field_keys())
+        if any(errors["rows"]):
+            raise serializers.ValidationError(errors["rows"])
         return rows
 
     @transaction.atomic

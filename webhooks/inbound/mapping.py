@@ -16,14 +16,6 @@ _SELECTOR = re.compile(r"^\[([^=\]]+)=([^\]]*)\]$")
 MAX_FLATTENED_PATHS = 500
 
 
-class BodyError(ValueError):
-    """A body that can't be parsed into a document; `code` names the problem."""
-
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-
-
 def split_path(path):
     return [segment for segment in path.strip().strip("/").split("/") if segment != ""]
 
@@ -86,41 +78,7 @@ def _embedded_document(text):
         return text
 
 
-# --- Parsing bodies ----------------------------------------------------------------------
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json(raw, max_depth=64):
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BodyError("invalid_encoding", "The body is not valid UTF-8.") from None
-    try:
-        document = json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise BodyError("too_deep", f"The JSON body is nested deeper than {max_depth} levels.") from None
-    except ValueError as exc:
-        raise BodyError("invalid_json", f"The body is not valid JSON: {exc}") from None
-    if depth_exceeds(document, max_depth):
-        raise BodyError("too_deep", f"The JSON body is nested deeper than {max_depth} levels.")
-    return document
-
-
-def depth_exceeds(document, max_depth):
-    """Iterative, so a deep document can't overflow the stack here."""
-    stack = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > max_depth:
-            return True
-        if isinstance(node, dict):
-            stack.extend((value, depth + 1) for value in node.values())
-        elif isinstance(node, list):
-            stack.extend((value, depth + 1) for value in node)
-    return False
+# --- Form bodies -------------------------------------------------------------------------
 
 
 _BRACKETED = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")

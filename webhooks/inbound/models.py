@@ -1,13 +1,18 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from leadengine.models import ApiKey, Workspace
-from leads.catalogue import DEFAULT_FIELDS, DEFAULT_FIELDS_BY_KEY
+from leads.catalogue import DEDUPE_FIELD_KEYS, DEFAULT_FIELDS, DEFAULT_FIELDS_BY_KEY, WRITABLE_FIELD_KEYS
 from leads.models import CustomField, List
 
-# The article's §3.3 sample: keys equal to default field names, plus its three aliases.
+from .mapping import split_path
+from .sender_auth import BearerKeyAuth
+
+# What a new webhook starts with: the usual lead form's keys that equal default field names,
+# plus the three common aliases (email, phone, date).
 SUGGESTED_MAPPINGS = (
     ("first_name", "first_name"),
     ("last_name", "last_name"),
@@ -28,7 +33,7 @@ def new_public_id():
 
 def writable_field_choices(custom_fields=()):
     """(key, label) of every field a mapping may write: the writable catalogue + custom fields."""
-    choices = [(spec.key, spec.key) for spec in DEFAULT_FIELDS if spec.writable]
+    choices = [(key, key) for key in WRITABLE_FIELD_KEYS]
     choices += [
         (field.key, f"{field.key} (custom, {field.get_type_display().lower()})") for field in custom_fields
     ]
@@ -36,9 +41,39 @@ def writable_field_choices(custom_fields=()):
 
 
 def dedupe_field_choices(custom_fields=()):
-    choices = [(spec.key, spec.key) for spec in DEFAULT_FIELDS if spec.dedupe]
+    choices = [(key, key) for key in DEDUPE_FIELD_KEYS]
     choices += [(field.key, f"{field.key} (custom)") for field in custom_fields]
     return choices
+
+
+def mapping_errors(*, rows=(), dedupe_field=None, custom_field_keys=frozenset()):
+    """What is wrong with a webhook's mapping: the one rule behind the admin, the REST API
+    and the endpoint (which meets rows saved before a rule existed, or whose custom field
+    was deleted since).
+
+    `rows` are (field, source path) pairs; `custom_field_keys` the keys of the webhook's
+    workspace. Returns {"dedupe_field": [message, ...], "rows": [{name: [message, ...]}, ...]},
+    one dict per row, empty when the row is fine.
+    """
+    dedupe_errors = []
+    if dedupe_field is not None and dedupe_field not in (*DEDUPE_FIELD_KEYS, *custom_field_keys):
+        dedupe_errors.append(
+            f"{dedupe_field!r} is neither a dedupe field ({', '.join(sorted(DEDUPE_FIELD_KEYS))}) "
+            "nor a custom field of this workspace."
+        )
+    row_errors, seen = [], set()
+    for field, source_path in rows:
+        errors = {}
+        if field not in WRITABLE_FIELD_KEYS and field not in custom_field_keys:
+            errors["field"] = [f"{field!r} is not a writable field of this workspace."]
+        elif field in seen:
+            errors["field"] = [f"{field!r} is mapped twice: one row per field."]
+        if not split_path(source_path or ""):
+            # An empty path (or `/`) would resolve to the whole document.
+            errors["source_path"] = ["A source path needs at least one key."]
+        seen.add(field)
+        row_errors.append(errors)
+    return {"dedupe_field": dedupe_errors, "rows": row_errors}
 
 
 class InboundWebhook(models.Model):
@@ -84,8 +119,23 @@ class InboundWebhook(models.Model):
     def url(self):
         return f"{settings.WEBHOOKS_BASE_URL}/{self.public_id}"
 
+    def clean(self):
+        if self.workspace_id is None:
+            return  # the form reports the missing workspace
+        errors = mapping_errors(dedupe_field=self.dedupe_field, custom_field_keys=self.custom_field_keys())
+        if errors["dedupe_field"]:
+            raise ValidationError({"dedupe_field": errors["dedupe_field"]})
+
+    def sender_auth(self):
+        """How senders prove who they are; one mode per webhook, today a Bearer API key of the
+        webhook's workspace."""
+        return BearerKeyAuth(workspace_id=self.workspace_id)
+
     def custom_fields(self):
         return list(CustomField.objects.filter(workspace_id=self.workspace_id))
+
+    def custom_field_keys(self):
+        return set(CustomField.objects.filter(workspace_id=self.workspace_id).values_list("key", flat=True))
 
     def field_types(self, custom_fields=None):
         """key -> (kind, type) for every writable field: ("default", FieldType) or ("custom", type)."""
@@ -112,6 +162,18 @@ class FieldMapping(models.Model):
 
     def __str__(self):
         return f"{self.field} ← {self.source_path}"
+
+    def clean(self):
+        try:
+            workspace_id = self.webhook.workspace_id
+        except InboundWebhook.DoesNotExist:
+            workspace_id = None
+        if workspace_id is None:
+            return  # the webhook's own form reports the missing workspace; nothing is saved
+        keys = self.webhook.custom_field_keys()
+        errors = mapping_errors(rows=[(self.field, self.source_path)], custom_field_keys=keys)["rows"][0]
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def is_default_field(self):

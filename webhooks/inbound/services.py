@@ -11,11 +11,9 @@ from leads.coercion import CoercionError, coerce_custom, coerce_default
 from leads.services import LeadUpsertError, lead_upsert, leads_matching
 
 from . import mapping
-from .models import SUGGESTED_MAPPINGS, FieldMapping, InboundRequest, InboundWebhook
+from .models import SUGGESTED_MAPPINGS, FieldMapping, InboundRequest, InboundWebhook, mapping_errors
 
 logger = logging.getLogger(__name__)
-
-MAX_BATCH_RECORDS = 1000
 
 
 @dataclass
@@ -41,11 +39,28 @@ class MappingContext:
     webhook: InboundWebhook
     mappings: list  # (field, path)
     field_types: dict  # key -> ("default"|"custom", type)
+    refused_rows: dict  # field -> why the mapping rule refuses its row
 
     @classmethod
     def load(cls, webhook):
         mappings = list(webhook.mappings.values_list("field", "source_path"))
-        return cls(webhook=webhook, mappings=mappings, field_types=webhook.field_types())
+        custom_fields = webhook.custom_fields()
+        # Rows saved before a rule existed, or whose custom field was deleted since, are
+        # judged by the same rule as the admin and the API.
+        row_errors = mapping_errors(
+            rows=mappings, custom_field_keys={custom.key for custom in custom_fields}
+        )["rows"]
+        refused = {
+            field: " ".join(message for messages in errors.values() for message in messages)
+            for (field, _path), errors in zip(mappings, row_errors, strict=True)
+            if errors
+        }
+        return cls(
+            webhook=webhook,
+            mappings=mappings,
+            field_types=webhook.field_types(custom_fields),
+            refused_rows=refused,
+        )
 
 
 def record_prepare(*, context, document):
@@ -54,15 +69,14 @@ def record_prepare(*, context, document):
     found, record.missing_paths = mapping.extract(document, context.mappings)
     record.unmapped_keys = mapping.unmapped_keys(document, [path for _field, path in context.mappings])
     for key, (path, raw) in found.items():
-        kind_and_type = context.field_types.get(key)
-        if kind_and_type is None:
-            record.errors.append(_error(key, path, f"{key} is not a field of this workspace."))
+        if key in context.refused_rows:
+            record.errors.append(_error(key, path, context.refused_rows[key]))
             continue
         if raw is None or raw == [] or (isinstance(raw, str) and not raw.strip()):
             # Null, an empty list or a blank string is "no value": the field is left as it
             # is (web forms send every optional field, empty ones as "").
             continue
-        kind, type_ = kind_and_type
+        kind, type_ = context.field_types[key]
         try:
             value = coerce_default(key, raw) if kind == "default" else coerce_custom(type_, raw)
         except CoercionError as exc:

@@ -1,0 +1,130 @@
+"""`inbound_receive`: one request to a Receive Data endpoint, from its bytes to the answer
+and its request-log row. No HTTP framework here: the view adapts a request to this.
+
+Checks run in this order, each answered with a JSON body: unknown or inactive id (404), the
+webhook's sender auth (401), rate limit (429), size (413), content type (415), body (400),
+records (422), then 201/200. The body is read before the sender is authenticated, so a
+scheme that signs the body can check it, but it is logged only once the sender is known and
+within its rate limit. The log row is written after the records' transactions have ended,
+so it survives a rolled-back record and can't turn a reply into a 500.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+
+from .body import parse_body
+from .errors import InboundError
+from .models import InboundWebhook
+from .sender_auth import BearerKeyAuth
+from .services import inbound_request_log, records_process, webhook_capture_sample
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundReply:
+    status_code: int
+    body: dict
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Logged:
+    """What the request's log row will hold, filled in as the checks pass."""
+
+    webhook: InboundWebhook | None = None
+    sender_auth: object = field(default_factory=BearerKeyAuth)  # the default mode, for unknown ids
+    api_key: object = None
+    body: bytes | None = b""
+    body_size: int = 0
+    records: list = field(default_factory=list)
+
+
+def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=None):
+    """Answer one request. `headers` is a case-insensitive mapping of the request headers,
+    `content_type` the Content-Type as sent, `read_body` a callable returning the
+    `body.ReceivedBody` (called once the webhook is found: no body is read for unknown ids)."""
+    logged = _Logged()
+    try:
+        reply = _receive(logged, public_id, headers, content_type, read_body)
+    except InboundError as error:
+        reply = InboundReply(error.status_code, error.as_body(), error.headers)
+    except Exception:
+        _log(logged, public_id, headers, content_type, remote_addr, 500, {"detail": "Internal error."})
+        raise
+    _log(logged, public_id, headers, content_type, remote_addr, reply.status_code, reply.body)
+    return reply
+
+
+def _receive(logged, public_id, headers, content_type, read_body):
+    webhook = (
+        InboundWebhook.objects.select_related("workspace", "target_list")
+        .filter(public_id=public_id, is_active=True)
+        .first()
+    )
+    if webhook is None:
+        raise InboundError(404, "webhook_not_found", "No active webhook with this id.")
+    logged.webhook, logged.sender_auth = webhook, webhook.sender_auth()
+    body = read_body()
+    # Another workspace's key is refused here, so it is never written to this workspace's log.
+    logged.api_key = logged.sender_auth.authenticate(headers, body.raw)
+    # Counted after authentication, so someone without a key can't use up a sender's quota.
+    _check_rate_limit(webhook)
+    logged.body, logged.body_size = body.raw, body.size
+    if body.error is not None:
+        raise body.error
+    document = parse_body(body.raw, content_type)
+    webhook_capture_sample(webhook=webhook, document=document, content_type=content_type)
+    status_code, reply_body, logged.records = records_process(
+        webhook=webhook, document=document, actor=logged.api_key
+    )
+    return InboundReply(status_code, reply_body)
+
+
+def _check_rate_limit(webhook):
+    limit = settings.INBOUND_RATE_LIMIT_PER_MINUTE
+    now = time.time()
+    key = f"inbound-rate:{webhook.public_id}:{int(now // 60)}"
+    try:
+        cache.add(key, 0, timeout=120)
+        count = cache.incr(key)
+    except Exception:  # the cache being down must not stop leads coming in
+        logger.warning("Rate limit cache unavailable; request let through", exc_info=True)
+        return
+    if count > limit:
+        retry_after = max(1, math.ceil(60 - now % 60))
+        raise InboundError(
+            429,
+            "rate_limited",
+            f"More than {limit} requests in a minute to this webhook; retry after {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def _log(logged, public_id, headers, content_type, remote_addr, status_code, response):
+    inbound_request_log(
+        webhook=logged.webhook,
+        public_id=public_id,
+        api_key=logged.api_key,
+        presented_prefix=logged.sender_auth.presented_prefix(headers),
+        status_code=status_code,
+        response=response,
+        content_type=content_type,
+        body=logged.body,
+        body_size=logged.body_size,
+        missing_paths=_union(record.missing_paths for record in logged.records),
+        unmapped_keys=_union(record.unmapped_keys for record in logged.records),
+        remote_addr=remote_addr,
+    )
+
+
+def _union(lists):
+    seen = []
+    for items in lists:
+        seen.extend(item for item in items if item not in seen)
+    return seen
