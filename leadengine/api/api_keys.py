@@ -12,10 +12,7 @@ from leadengine.models import ApiKey
 from leadengine.services import api_key_create, api_key_revoke
 
 from .serializers import WorkspaceOwnedSerializer
-from .viewsets import WorkspaceScopedMixin
-
-# A response holding a secret must not be kept by a browser or proxy cache.
-NO_STORE = {"Cache-Control": "no-store"}
+from .viewsets import NO_STORE, WorkspaceScopedMixin
 
 
 class ApiKeySerializer(WorkspaceOwnedSerializer):

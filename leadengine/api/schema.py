@@ -10,10 +10,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     """Documents `Authorization: Bearer <key>` once the API key class exists."""
 
-    # A string, and optional: the class arrives with the API keys work; until then this
-    # extension matches nothing (and does not warn), afterwards no manual step is needed.
+    # A dotted path, so this module need not import the authentication class.
     target_class = "leadengine.authentication.ApiKeyAuthentication"
-    optional = True
     name = "apiKey"
 
     def get_security_definition(self, auto_schema):

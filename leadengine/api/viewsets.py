@@ -5,6 +5,10 @@ from leadengine.scoping import caller_workspace_ids
 from .filters import WorkspaceFilterSet
 from .throttling import API_THROTTLE_CLASSES
 
+# Headers of a response holding a secret (a new API key, a webhook signing secret): no
+# browser or proxy cache may keep it.
+NO_STORE = {"Cache-Control": "no-store"}
+
 
 class WorkspaceScopedMixin:
     """Every queryset of the view limited to the caller's workspaces.

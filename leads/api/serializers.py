@@ -8,10 +8,8 @@ from leads.catalogue import DEFAULT_FIELDS, FieldType
 from leads.models import Campaign, CustomField, Lead, LeadStatus, List, normalize_email
 from leads.services import lead_set_status
 
+from ..coercion import INTEGER_MAX
 from .custom_field_values import CustomValueError, clean_custom_values
-
-# Counters are `integer` columns on PostgreSQL: refuse what the database would reject.
-MAX_COUNTER = 2_147_483_647
 
 
 class CampaignSerializer(WorkspaceOwnedSerializer):
@@ -122,7 +120,7 @@ class LeadSerializer(WorkspaceOwnedSerializer):
         fields = _lead_fields()
         read_only_fields = ["lead_status_history", "life_cycle_history", "sentiment_history", "modified_date"]
         extra_kwargs = {
-            spec.key: {"max_value": MAX_COUNTER} for spec in DEFAULT_FIELDS if spec.type == FieldType.INTEGER
+            spec.key: {"max_value": INTEGER_MAX} for spec in DEFAULT_FIELDS if spec.type == FieldType.INTEGER
         }
 
     def validate_business_email(self, value):

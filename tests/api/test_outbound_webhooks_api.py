@@ -224,3 +224,19 @@ def test_a_signed_in_member_manages_webhooks_with_a_session(member, workspace, r
     assert created.json()["secret"].startswith("whsec_")
     assert tested.json()["ok"] is True
     assert api.get(URL).json()["count"] == 1
+
+
+def test_the_delivery_settings_and_the_breaker_state_are_in_the_api(key_api, workspace):
+    webhook = OutboundWebhookFactory(workspace=workspace)
+    OutboundWebhook.objects.filter(pk=webhook.pk).update(consecutive_failures=5)
+
+    changed = key_api.patch(detail(webhook), {"deliver_in_order": True, "max_in_flight": 4}, format="json")
+    too_many = key_api.patch(detail(webhook), {"max_in_flight": 100}, format="json")
+    forged = key_api.patch(detail(webhook), {"consecutive_failures": 0, "paused_until": None}, format="json")
+
+    assert changed.status_code == 200
+    body = changed.json()
+    assert (body["deliver_in_order"], body["max_in_flight"], body["consecutive_failures"]) == (True, 4, 5)
+    assert body["endpoint_status"].startswith("Endpoint failing (5 network failures in a row)")
+    assert too_many.status_code == 400 and "max_in_flight" in too_many.json()["error"]["fields"]
+    assert forged.json()["consecutive_failures"] == 5  # read-only: the sender's state

@@ -1,15 +1,17 @@
 """The operator's Send Data screens, driven through the admin with the test client."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import standardwebhooks
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from leads.models import LeadStatus
 from leads.services import lead_set_status
-from tests.factories import WorkspaceFactory, operator_of
+from tests.factories import LeadFactory, WorkspaceFactory, operator_of
 from webhooks.outbound import destinations, sender
 from webhooks.outbound.models import Delivery, OutboundWebhook
 from webhooks.outbound.receiver import Answer
@@ -222,3 +224,45 @@ def test_filters_must_belong_to_the_webhooks_workspace(client, workspace, monkey
     )
     assert response.status_code == 200 and "Not in workspace" in response.content.decode()
     assert not OutboundWebhook.objects.exists()
+
+
+def test_the_webhook_page_says_when_the_endpoint_is_failing_and_paused(operator_client, workspace):
+    webhook = make_webhook(workspace, "https://hooks.example.com/in")
+    paused_until = timezone.now() + timedelta(minutes=2)
+    OutboundWebhook.objects.filter(pk=webhook.pk).update(consecutive_failures=6, paused_until=paused_until)
+
+    page = operator_client.get(change_url(webhook)).content.decode()
+
+    assert "Endpoint failing (6 network failures in a row): paused until" in page
+    assert f"{paused_until:%Y-%m-%d %H:%M:%S}" in page
+
+
+@pytest.mark.usefixtures("allow_private")
+def test_an_ordered_delivery_page_names_the_delivery_it_waits_for(operator_client, workspace, receiver):
+    receiver.default = Answer(status=503)
+    make_webhook(workspace, receiver.url, deliver_in_order=True)
+    lead = LeadFactory(workspace=workspace)
+    for status in (LeadStatus.OPPORTUNITY, LeadStatus.CONVERSATION):
+        with transaction.atomic():
+            lead_set_status(lead=lead, status=status)
+    first, second = Delivery.objects.order_by("pk")
+    sender.deliveries_deliver()  # the first fails and waits for its retry
+
+    page = operator_client.get(reverse("admin:outbound_delivery_change", args=[second.pk])).content.decode()
+
+    first_url = reverse("admin:outbound_delivery_change", args=[first.pk])
+    assert f'Waiting for delivery <a href="{first_url}">#{first.pk}</a>' in page
+
+
+def test_the_delivery_settings_are_editable_and_the_cap_is_bounded(operator_client, workspace, monkeypatch):
+    monkeypatch.setattr(destinations, "resolve_addresses", lambda host, port: ["93.184.216.34"])
+    url = reverse("admin:outbound_outboundwebhook_add")
+
+    refused = operator_client.post(url, form_data(workspace, "https://hooks.example.com/a", max_in_flight=33))
+    saved = operator_client.post(
+        url, form_data(workspace, "https://hooks.example.com/a", max_in_flight=3, deliver_in_order="on")
+    )
+
+    assert "less than or equal to 32" in refused.content.decode()
+    assert saved.status_code == 302
+    assert OutboundWebhook.objects.values_list("max_in_flight", "deliver_in_order").get() == (3, True)

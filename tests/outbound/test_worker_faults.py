@@ -1,19 +1,23 @@
 """With a real worker and broker: nothing is lost when the worker is killed or the broker
 forgets its queue; the sweeper finishes every delivery, duplicates carry the same id."""
 
+import json
+import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pytest
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
 
 from leads.models import LeadStatus
 from leads.services import lead_set_status
 from tests.conftest import wait_until
 from tests.factories import LeadFactory
-from webhooks.outbound.models import Delivery
+from webhooks.outbound.models import Delivery, DeliveryAttempt
 from webhooks.outbound.receiver import Answer
 from webhooks.outbound.tasks import deliver_due_webhooks
 
@@ -34,10 +38,13 @@ def emit_changes(workspace, count):
     return leads
 
 
-def sweep_until_all_finished(timeout=60):
-    """Stand in for beat: ring the sweeper every half second until nothing is left."""
+def sweep_until_all_finished(timeout=60, make_retries_due=False):
+    """Stand in for beat: ring the sweeper every half second until nothing is left
+    (and, with `make_retries_due`, skip the retry schedule's wait)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if make_retries_due:
+            Delivery.objects.filter(status=Delivery.Status.PENDING).update(next_attempt_at=timezone.now())
         unfinished = Delivery.objects.exclude(status__in=[Delivery.Status.SUCCEEDED, Delivery.Status.FAILED])
         if not unfinished.exists():
             return
@@ -56,7 +63,18 @@ def assert_nothing_lost(receiver, expected_count):
     assert set(seen) == {delivery.event_id for delivery in deliveries}  # none lost, no phantom
     assert all(len(bodies) == 1 for bodies in seen.values())  # a duplicate is byte-identical
     assert all(delivery.attempt_count <= 6 for delivery in deliveries)
+    assert_every_post_has_its_attempt(receiver)
     return len(receiver.requests) - expected_count  # duplicates (allowed)
+
+
+def assert_every_post_has_its_attempt(receiver):
+    """Each attempt is counted once, and every request that reached the receiver is logged
+    (a worker killed mid-send leaves its attempt row, closed as WorkerLost)."""
+    posts = Counter(request.header("webhook-id") for request in receiver.requests)
+    for delivery in Delivery.objects.annotate(rows=Count("attempts")):
+        assert delivery.rows == delivery.attempt_count, delivery
+        assert delivery.rows >= posts[delivery.event_id], (delivery, posts[delivery.event_id])
+    assert not DeliveryAttempt.objects.filter(in_progress=True).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -103,3 +121,41 @@ def test_flushing_the_broker_mid_run_loses_no_delivery(start_worker, receiver, w
     sweep_until_all_finished()
 
     assert_nothing_lost(receiver, 120)
+
+
+@pytest.mark.production_services
+@pytest.mark.django_db(transaction=True)
+def test_ordered_delivery_keeps_each_leads_order_through_retries_and_a_worker_kill(
+    start_worker, receiver, workspace
+):
+    """A receiver that fails some first attempts and answers slowly; the worker is killed
+    mid-run and replaced: each lead's events still arrive in the order of its changes."""
+    rng = random.Random(11)
+
+    def answer(request):
+        return Answer(status=503 if rng.random() < 0.15 else 200, delay=rng.uniform(0.01, 0.08))
+
+    receiver.respond = answer
+    make_webhook(workspace, receiver.url, deliver_in_order=True)
+    worker = start_worker(**WORKER_ENV)
+    leads = LeadFactory.create_batch(12, workspace=workspace)
+    sequence = [LeadStatus.OPPORTUNITY, LeadStatus.CONVERSATION, LeadStatus.MEETING_BOOKED]
+    for status in sequence:
+        for lead in leads:
+            with transaction.atomic():
+                lead_set_status(lead=lead, status=status)
+    wait_until(lambda: len(receiver.requests) >= 12, message="deliveries to start")
+
+    worker.kill()
+    start_worker(**WORKER_ENV)
+    Delivery.objects.filter(status=Delivery.Status.PENDING).update(next_attempt_at=timezone.now())
+    sweep_until_all_finished(make_retries_due=True)
+
+    received = defaultdict(list)
+    for request in receiver.requests:
+        body = json.loads(request.body)
+        statuses = received[body["lead_id"]]
+        if not statuses or statuses[-1] != body["new_lead_status"]:  # a resend repeats in place
+            statuses.append(body["new_lead_status"])
+    assert dict(received) == {lead.pk: list(sequence) for lead in leads}
+    assert_every_post_has_its_attempt(receiver)

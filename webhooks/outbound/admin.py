@@ -49,6 +49,8 @@ class OutboundWebhookForm(WorkspaceScopedForm):
             "lists",
             "campaigns",
             "statuses",
+            "deliver_in_order",
+            "max_in_flight",
         ]
 
 
@@ -80,6 +82,7 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
             },
         ),
         ("Filters (optional)", {"fields": ["lists", "campaigns", "statuses"]}),
+        ("Delivery", {"fields": ["deliver_in_order", "max_in_flight"]}),
         ("Signing and testing", {"fields": ["tools", "signing_secret", "retry_policy"]}),
         ("Delivery log", {"fields": ["recent_deliveries"]}),
     ]
@@ -95,7 +98,7 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # nothing to test, sign or log before the webhook exists
-            return self.fieldsets[:2]
+            return self.fieldsets[:3]
         return self.fieldsets
 
     @admin.display(description="Health", ordering="last_delivery_at")
@@ -112,6 +115,10 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
 
     @admin.display(description="Status")
     def disabled_notice(self, obj):
+        if obj is not None and obj.is_active and obj.breaker_open:
+            return format_html(
+                '<span class="le-badge le-amber">Endpoint failing</span> {}', obj.breaker_status()
+            )
         if obj is None or obj.is_active:
             return mark_safe('<span class="le-badge le-green">Active</span>')
         return format_html(
@@ -194,14 +201,13 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
             return HttpResponseNotAllowed(["POST"])
         webhook = self._webhook(request, pk)
         delivery, result = services.webhook_send_test(webhook=webhook)
-        lines = result.response_body.splitlines()[:20]
         return self._page(
             request,
             webhook,
             "admin/outbound/send_test_result.html",
             delivery=delivery,
             result=result,
-            response_lines="\n".join(lines),
+            response_lines=result.response_excerpt,
         )
 
     def secret_view(self, request, pk):
@@ -270,6 +276,7 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
         "is_test",
         "attempt_count",
         "next_attempt",
+        "in_order",
         "last_error",
         "created_at",
         "completed_at",
@@ -324,6 +331,23 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):
         return next_attempt_text(obj)
+
+    @admin.display(description="In order")
+    def in_order(self, obj):
+        """With "deliver in order", what this delivery waits for (the lead's earlier event)."""
+        earlier = obj.waiting_for()
+        if earlier is None:
+            return (
+                "Not waiting."
+                if obj.webhook.deliver_in_order
+                else "Not ordered (the webhook sends as soon as due)."
+            )
+        return format_html(
+            'Waiting for delivery <a href="{}">#{}</a> of the same lead ({}).',
+            reverse("admin:outbound_delivery_change", args=[earlier.pk]),
+            earlier.pk,
+            earlier.get_status_display().lower(),
+        )
 
     @admin.display(description="Payload (exact bytes sent, pretty-printed)")
     def pretty_payload(self, obj):

@@ -20,18 +20,14 @@ from rest_framework.response import Response
 
 from leadengine.api.filters import AwareDateTimeFilter, BooleanChoiceFilter, IdFilter, WorkspaceFilterSet
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
-from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
+from leadengine.api.viewsets import NO_STORE, WorkspaceScopedMixin, WorkspaceScopedViewSet
 from leads.models import Campaign, LeadStatus, List
 
 from . import services
 from .models import Delivery, DeliveryAttempt, OutboundWebhook
 
-# Send Test shows the operator the first lines of the answer, as the admin page does.
-RESPONSE_EXCERPT_LINES = 20
 # Named for the schema (settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
 DeliveryStatus = Delivery.Status
-# A response holding a secret must not be kept by a browser or proxy cache.
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
@@ -56,6 +52,7 @@ class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
     deliveries_24h = serializers.SerializerMethodField()
     failed_24h = serializers.SerializerMethodField()
     retrying = serializers.SerializerMethodField()
+    endpoint_status = serializers.SerializerMethodField()
 
     class Meta:
         model = OutboundWebhook
@@ -70,7 +67,12 @@ class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
             "lists",
             "campaigns",
             "statuses",
+            "deliver_in_order",
+            "max_in_flight",
             "disabled_reason",
+            "consecutive_failures",
+            "paused_until",
+            "endpoint_status",
             "disabled_at",
             "last_delivery_at",
             "last_delivery_status",
@@ -79,12 +81,26 @@ class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
             "retrying",
             "created_at",
         ]
-        read_only_fields = ["disabled_reason", "disabled_at", "created_at"]
+        read_only_fields = [
+            "disabled_reason",
+            "disabled_at",
+            "consecutive_failures",
+            "paused_until",
+            "created_at",
+        ]
         extra_kwargs = {
             "url": {
                 "help_text": "http(s) destination; must resolve to a public address.",
             },
             "is_active": {"help_text": "Pause or resume; re-activating clears disabled_reason."},
+            "consecutive_failures": {
+                "help_text": "Network failures in a row (timeouts, refused connections); "
+                "5 hold the endpoint back."
+            },
+            "paused_until": {
+                "help_text": "Held back by the circuit breaker until then (no attempt is used), "
+                "then one probe."
+            },
         }
 
     def validate_statuses(self, value):
@@ -116,6 +132,10 @@ class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
     def get_retrying(self, webhook):
         """Deliveries waiting for a retry after a failed attempt."""
         return getattr(webhook, "retrying", 0)
+
+    def get_endpoint_status(self, webhook) -> str:
+        """ "" when healthy; else "Endpoint failing (…): paused until …" or "…: probing"."""
+        return webhook.breaker_status()
 
     @transaction.atomic
     def create(self, validated_data):
@@ -182,7 +202,7 @@ class OutboundWebhookViewSet(WorkspaceScopedViewSet):
     def test(self, request, pk=None):
         """Send the help article's sample payload now, signed, without retries; logged as a test delivery."""
         delivery, result = services.webhook_send_test(webhook=self.get_object())
-        excerpt = "\n".join(result.response_body.splitlines()[:RESPONSE_EXCERPT_LINES])
+        excerpt = result.response_excerpt
         body = {
             "ok": result.ok,
             "status_code": result.status_code,

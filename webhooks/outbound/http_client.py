@@ -24,6 +24,7 @@ from .destinations import DestinationRefused, destination_resolve, destination_u
 from .signing import signature_header
 
 RESPONSE_BODY_LIMIT = 4096
+EXCERPT_LINES = 20  # what Send Test shows of the answer, in the admin and the API
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class DeliveryResult:
     @property
     def gone(self):
         return self.status_code == 410
+
+    @property
+    def response_excerpt(self):
+        return "\n".join(self.response_body.splitlines()[:EXCERPT_LINES])
 
     @property
     def network_failure(self):

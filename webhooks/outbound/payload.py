@@ -1,4 +1,4 @@
-"""The "Lead Status Updated" payload (PRODUCT.md §3, help article §2.3).
+"""The "Lead Status Updated" payload, shaped like the help article's sample.
 
 Top-level keys are the article's, in its order, plus these documented extras:
 `event_id` (also the `webhook-id` header), `event_type` ("lead.status_updated"),
@@ -91,7 +91,7 @@ def lead_status_payload_build(*, event, lead):
     return payload
 
 
-# The help article's §2.3 sample, sent by Send Test (with the workspace's real name).
+# The help article's sample payload, sent by Send Test (with the workspace's real name).
 SAMPLE_PAYLOAD = {
     "event_type": EVENT_TYPE,
     "new_lead_status": "Needs Info",
