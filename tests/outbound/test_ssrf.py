@@ -160,3 +160,36 @@ def test_unresolvable_host_is_a_retryable_refusal(monkeypatch):
     monkeypatch.setattr(destinations, "resolve_addresses", fail)
     result = webhook_post(url="https://hooks.example.com/", body=b"{}", msg_id="m", secrets=[SECRET])
     assert result.error_class == "DestinationUnresolvable" and result.retryable
+
+
+METADATA_ADDRESSES = [
+    "169.254.169.254",  # AWS / GCP / Azure instance metadata
+    "169.254.170.2",  # AWS ECS task credentials
+    "100.100.100.200",  # Alibaba Cloud metadata
+    "168.63.129.16",  # Azure WireServer
+    "255.255.255.255",
+    "::ffff:168.63.129.16",  # IPv4-mapped
+    "64:ff9b::a9fe:aa02",  # NAT64 of 169.254.170.2
+    "fd00:ec2::254",
+    "fe80::1",
+]
+
+
+@pytest.mark.parametrize("allow_private", [False, True], ids=["production", "private-allowed"])
+@pytest.mark.parametrize("address", METADATA_ADDRESSES)
+def test_cloud_metadata_addresses_are_refused_even_when_private_destinations_are_allowed(
+    stub_dns, address, allow_private
+):
+    stub_dns["metadata.example"] = [address]
+
+    with pytest.raises(destinations.DestinationRefused, match="not a public address"):
+        destinations.destination_check("http://metadata.example/", allow_private=allow_private)
+    assert stub_dns["lookups"] == [
+        "metadata.example"
+    ]  # refused on the resolved address, before any connection
+
+
+def test_a_private_address_is_still_allowed_for_local_testing(stub_dns):
+    stub_dns["local.example"] = ["10.1.2.3"]
+
+    assert destinations.destination_check("http://local.example/", allow_private=True) == "10.1.2.3"

@@ -30,8 +30,22 @@ class DestinationUnresolvable(DestinationRefused):
     retryable = True
 
 
+# Cloud metadata and credential services: never a webhook destination, even when private
+# destinations are allowed for local testing (checked also in their IPv6-wrapped forms).
+METADATA_NETWORKS = tuple(
+    ipaddress.ip_network(cidr)
+    for cidr in (
+        "169.254.0.0/16",  # link-local: AWS/GCP/Azure IMDS 169.254.169.254, ECS 169.254.170.2
+        "100.100.100.200/32",  # Alibaba Cloud metadata
+        "168.63.129.16/32",  # Azure WireServer (a public-looking address)
+        "255.255.255.255/32",  # limited broadcast
+        "fd00:ec2::254/128",  # AWS IMDS over IPv6
+        "fe80::/10",  # IPv6 link-local
+    )
+)
+
 # Ranges `is_global` misses or gets wrong across Python versions (CPython gh-113171).
-BLOCKED_NETWORKS = tuple(
+BLOCKED_NETWORKS = METADATA_NETWORKS + tuple(
     ipaddress.ip_network(cidr)
     for cidr in (
         "0.0.0.0/8",
@@ -69,7 +83,7 @@ BLOCKED_NETWORKS = tuple(
 )
 
 # Addresses private destinations may still never reach, even in development.
-ALWAYS_BLOCKED = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
+ALWAYS_BLOCKED = METADATA_NETWORKS
 
 
 def _embedded_ipv4(address):
