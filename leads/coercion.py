@@ -8,7 +8,12 @@ store, or raise CoercionError with a message an API user can act on. Decisions:
   cannot store NUL at all;
 - strings are trimmed and checked against the column's length (255 for text columns);
 - datetimes are ISO 8601; a naive one is taken as UTC; a bare date is midnight UTC;
-- booleans accept true/false, yes/no, on/off, 1/0 (forms send strings).
+- forgiving where a human would be, and only where the reading is unambiguous: a URL
+  without a scheme gets `https://`; numbers may carry a currency sign and thousands
+  separators (`$1,200`, `1 200`, `€ 99`), but `1,2` or `1.200,50` are refused rather than
+  guessed; booleans accept the usual words (yes/no, y/n, true/false, on/off, 1/0,
+  checked/unchecked), case-insensitively;
+- messages are ours: nothing from Python's own errors reaches the sender.
 """
 
 import datetime
@@ -16,6 +21,7 @@ import math
 import re
 import unicodedata
 
+import idna
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils.dateparse import parse_date, parse_datetime
@@ -30,9 +36,20 @@ LONG_TEXT_MAX_LENGTH = 100_000
 LIST_MAX_ITEMS = 100
 INTEGER_MAX = 2_147_483_647  # PositiveIntegerField on PostgreSQL
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_TRUE = {"true", "yes", "on", "1", "y", "t"}
-_FALSE = {"false", "no", "off", "0", "n", "f", ""}
+# Python refuses to parse integers longer than this (sys.get_int_max_str_digits()); far
+# beyond any range we store, so longer digit strings are "out of range" without parsing.
+MAX_INTEGER_DIGITS = 30
+_TRUE = {"true", "yes", "on", "1", "y", "t", "checked"}
+_FALSE = {"false", "no", "off", "0", "n", "f", "unchecked", ""}
 _validate_url = URLValidator(schemes=["http", "https"])
+_HAS_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# A host with a dot, an optional port, then a path, query, fragment or the end: `example.com`,
+# `www.example.com/pricing`. Not `mailto:a@b.co` or `javascript:…` (a colon not followed by a
+# port, or an @), which must stay invalid rather than become https://mailto:a@b.co.
+_BARE_HOST = re.compile(r"[^\s/:@?#]+\.[^\s/:@?#]+(?::\d{1,5})?(?:[/?#]\S*)?")
+# Thousands separators: one kind (comma, space, no-break or thin space) between groups of
+# exactly three digits, then an optional decimal part with a point.
+_GROUPED_NUMBER = re.compile(r"\d{1,3}(?P<sep>[, \u00a0\u202f\u2009])\d{3}(?:(?P=sep)\d{3})*(?:\.\d+)?")
 
 
 class CoercionError(ValueError):
@@ -83,6 +100,8 @@ def clean_email(value):
     if any(unicodedata.category(char) == "Cf" for char in value):
         raise CoercionError("contains invisible formatting characters")
     value = normalize_email(value)
+    if not _domain_is_valid_idna(value.rpartition("@")[2]):
+        raise CoercionError(f"“{value}” has a domain that is not a valid internationalised domain name")
     try:
         validate_email(value)
     except ValidationError:
@@ -90,46 +109,103 @@ def clean_email(value):
     return value
 
 
+def _domain_is_valid_idna(domain):
+    # normalize_email leaves a Unicode domain only when IDNA 2008 refused it; an ASCII one
+    # with `xn--` labels must decode, or it names no domain anyone can register.
+    if not domain.isascii():
+        return False
+    if "xn--" not in domain:
+        return True
+    try:
+        idna.decode(domain)
+    except idna.IDNAError:
+        return False
+    return True
+
+
 def clean_url(value):
     value = clean_text(value, URL_MAX_LENGTH)
-    if value:
-        try:
-            _validate_url(value)
-        except ValidationError:
-            raise CoercionError(f"“{value}” is not a valid http(s) URL") from None
+    if not value:
+        return value
+    if value.startswith("//"):
+        value = "https:" + value
+    elif not _HAS_SCHEME.match(value) and _BARE_HOST.fullmatch(value):
+        # Forms ask for "your website" and people type `example.com`.
+        value = "https://" + value
+    if len(value) > URL_MAX_LENGTH:
+        raise CoercionError(f"is {len(value)} characters long; the maximum is {URL_MAX_LENGTH}")
+    try:
+        _validate_url(value)
+    except ValidationError:
+        raise CoercionError(f"“{_shown(value)}” is not a valid http(s) URL") from None
     return value
 
 
 def clean_integer(value, minimum=0, maximum=INTEGER_MAX):
     value = first_scalar(value)
     if isinstance(value, str):
-        text = value.strip().replace(",", "")
-        try:
-            value = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
-        except ValueError:
-            raise CoercionError(f"“{value.strip()[:50]}” is not a number") from None
+        value = _parse_number(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise CoercionError(f"expected a whole number, got {_kind(value)}")
     if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            raise CoercionError(f"{value} is not a whole number")
+        if not math.isfinite(value):
+            raise CoercionError(f"{_shown(value)} is out of range ({minimum} to {maximum})")
+        if not value.is_integer():
+            raise CoercionError(f"{_shown(value)} is not a whole number")
         value = int(value)
     if not minimum <= value <= maximum:
-        raise CoercionError(f"{value} is out of range ({minimum} to {maximum})")
+        raise CoercionError(f"{_shown(value)} is out of range ({minimum} to {maximum})")
     return value
 
 
 def clean_number(value):
     value = first_scalar(value)
     if isinstance(value, str):
-        try:
-            value = float(value.strip().replace(",", ""))
-        except ValueError:
-            raise CoercionError(f"“{value.strip()[:50]}” is not a number") from None
-        value = int(value) if value.is_integer() and abs(value) < 2**53 else value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        value = _parse_number(value)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise CoercionError(f"expected a number, got {_kind(value)}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
+        raise CoercionError(f"{_shown(value)} is too large a number")
     return value
+
+
+def _parse_number(text):
+    """An int or float from text a person typed: sign, currency sign, thousands separators."""
+    shown = _shown(text.strip())
+    text = text.strip()
+    sign = text[:1] if text[:1] in "+-" else ""
+    text = text[len(sign) :].strip()
+    if text[:1] and unicodedata.category(text[0]) == "Sc":
+        text = text[1:].strip()
+    if text[-1:] and unicodedata.category(text[-1]) == "Sc":
+        text = text[:-1].strip()
+    if not sign and text[:1] in "+-":  # "$-5"
+        sign, text = text[0], text[1:]
+    if _GROUPED_NUMBER.fullmatch(text):
+        text = re.sub(r"[^\d.]", "", text)
+    if re.fullmatch(r"\d+", text):
+        digits = text.lstrip("0") or "0"
+        if len(digits) > MAX_INTEGER_DIGITS:
+            raise CoercionError(f"“{shown}” is out of range (a number of {len(digits)} digits)")
+        return int(sign + digits)
+    if not re.fullmatch(r"(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d{1,3})?", text, re.IGNORECASE):
+        raise CoercionError(f"“{shown}” is not a number")
+    number = float(sign + text)
+    if not math.isfinite(number):
+        raise CoercionError(f"“{shown}” is too large a number")
+    return number
+
+
+def _shown(value):
+    """A value quoted in a message: long ones are cut (a 4,301-digit number is not echoed)."""
+    text = value if isinstance(value, str) else _number_text(value)
+    return text if len(text) <= 50 else text[:49] + "…"
 
 
 def clean_datetime(value):
@@ -167,7 +243,9 @@ def clean_boolean(value):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise CoercionError(f"“{str(value)[:50]}” is not a boolean (true/false)")
+    raise CoercionError(
+        f"“{_shown(str(value))}” is not a boolean (true/false, yes/no, y/n, on/off, 1/0, checked/unchecked)"
+    )
 
 
 def clean_string_list(value):

@@ -1,6 +1,8 @@
+import contextlib
 import datetime
 import unicodedata
 
+import idna
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, validate_email
 from django.db import models
@@ -12,10 +14,21 @@ from .catalogue import DEFAULT_FIELD_KEYS, DEFAULT_FIELDS_BY_KEY, FieldType
 
 
 def normalize_email(value):
-    """Emails are compared and stored NFKC-normalized, trimmed and lower-cased."""
+    """Emails are compared and stored NFKC-normalized, trimmed and lower-cased, with an
+    internationalised domain in its ASCII form (IDNA 2008 A-labels, "punycode"), so
+    `a@bü.de` and `a@xn--b-eha.de` are one address. ASCII because that form is the one DNS
+    and SMTP use, every CRM and mail tool accepts, and it is unambiguous: the Unicode form
+    of a domain with ß or ς is a different domain under IDNA 2003 (Python's own codec, which
+    Django uses to send mail). A domain IDNA refuses is left as it is, for validation to report.
+    """
     if not value:
         return ""
-    return unicodedata.normalize("NFKC", value).strip().lower()
+    value = unicodedata.normalize("NFKC", value).strip().lower()
+    local, at, domain = value.rpartition("@")
+    if at and not domain.isascii():
+        with contextlib.suppress(idna.IDNAError):
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+    return f"{local}{at}{domain}"
 
 
 def isoformat_utc(moment):

@@ -235,3 +235,32 @@ def test_a_signed_in_member_reads_the_request_log_with_a_session(member, workspa
     log_request(InboundWebhook.objects.create(workspace=workspace, name="Form"))
 
     assert signed_in(member).get(REQUESTS).json()["count"] == 1
+
+
+def test_strict_is_off_by_default_and_can_be_switched_on(key_api):
+    created = key_api.post(URL, {"name": "Form"}, format="json").json()
+
+    updated = key_api.patch(f"{URL}{created['id']}/", {"strict": True}, format="json")
+
+    assert created["strict"] is False
+    assert updated.status_code == 200
+    assert InboundWebhook.objects.get().strict is True
+
+
+def test_the_request_log_detail_holds_the_warnings_of_a_saved_lead(key_api, api_key, workspace):
+    webhook = InboundWebhook.objects.create(workspace=workspace, name="Form")
+    FieldMapping.objects.create(webhook=webhook, field="business_email", source_path="email")
+    FieldMapping.objects.create(webhook=webhook, field="number_of_employees", source_path="employees")
+    APIClient().post(
+        f"/webhooks/{webhook.public_id}",
+        '{"email": "bo@example.com", "employees": "n/a"}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {api_key[1]}",
+    )
+
+    request_id = key_api.get(REQUESTS).json()["results"][0]["id"]
+    detail = key_api.get(f"{REQUESTS}{request_id}/").json()
+
+    assert detail["status_code"] == 201
+    assert [(w["field"], w["path"]) for w in detail["warnings"]] == [("number_of_employees", "employees")]
+    assert detail["response"]["warnings"] == detail["warnings"]

@@ -267,3 +267,57 @@ def test_dedupe_field_of_another_workspace_is_refused_in_the_admin_form(client, 
     assert response.status_code == 200
     assert "neither a dedupe field" in str(response.context["adminform"].form.errors["dedupe_field"])
     assert not InboundWebhook.objects.exists()
+
+
+def test_request_log_shows_warnings_in_amber_on_the_list_the_detail_and_the_webhook_page(
+    operator_client, workspace, secret
+):
+    webhook = make_webhook(workspace, mappings=(("business_email", "email"), ("website", "site")))
+    Sender(webhook, secret).post({"email": "ada@example.com", "site": "not a url"})
+    logged = InboundRequest.objects.get()
+
+    listing = operator_client.get(reverse("admin:inbound_inboundrequest_changelist")).content.decode()
+    detail = operator_client.get(
+        reverse("admin:inbound_inboundrequest_change", args=[logged.pk])
+    ).content.decode()
+    page = operator_client.get(
+        reverse("admin:inbound_inboundwebhook_change", args=[webhook.pk])
+    ).content.decode()
+
+    assert '<span class="le-badge le-amber">1 warning</span>' in listing
+    assert '<span class="le-badge le-amber">1 warning</span>' in page
+    assert '<span class="le-badge le-amber">website</span>' in detail
+    assert "“not a url” is not a valid http(s) URL" in detail
+
+
+def test_preview_lists_skipped_values_as_warnings_of_a_lead_that_would_be_created(operator_client, workspace):
+    webhook = make_webhook(workspace, mappings=(("business_email", "email"), ("website", "site")))
+    url = reverse("admin:inbound_inboundwebhook_preview", args=[webhook.pk])
+
+    content = operator_client.post(
+        url, {"body": '{"email": "a@b.example", "site": "not a url"}'}
+    ).content.decode()
+
+    assert "would create a new lead" in content
+    assert '<span class="le-badge le-amber">website</span>' in content
+
+
+def test_strict_switch_is_on_the_webhook_form(operator_client, workspace):
+    webhook = make_webhook(workspace)
+
+    response = operator_client.post(
+        reverse("admin:inbound_inboundwebhook_change", args=[webhook.pk]),
+        {
+            "workspace": workspace.pk,
+            "name": webhook.name,
+            "description": "",
+            "dedupe_field": "business_email",
+            "is_active": "on",
+            "strict": "on",
+            **mapping_rows(),  # the existing rows are left as they are
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    webhook.refresh_from_db()
+    assert webhook.strict is True

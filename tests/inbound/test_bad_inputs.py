@@ -1,4 +1,7 @@
-"""Every bad input gets the right 4xx with a JSON body naming the problem; nothing is saved."""
+"""Every bad input gets the right 4xx with a JSON body naming the problem; nothing is saved.
+
+A bad value of a field other than the dedupe field is the exception: the lead is saved
+without it and the value is reported as a warning, unless the webhook is strict."""
 
 import json
 
@@ -104,91 +107,6 @@ CASES = [
     ("invalid-email", {"email": "not-an-email"}, "application/json", {}, 422, "not a valid email"),
     ("email-is-object", {"email": {"a": 1}}, "application/json", {}, 422, "expected text, got an object"),
     ("zero-width-email", {"email": "a@b.co\u200b"}, "application/json", {}, 422, "invisible"),
-    ("nul-in-name", {**GOOD, "first_name": "A\u0000da"}, "application/json", {}, 422, "control characters"),
-    ("escape-in-city", {**GOOD, "city": "x\u001b[31m"}, "application/json", {}, 422, "control characters"),
-    (
-        "lone-surrogate",
-        '{"email": "good@example.com", "name": "\\ud800"}',
-        "application/json",
-        {},
-        422,
-        "surrogate",
-    ),
-    ("over-long-name", {**GOOD, "name": "n" * 256}, "application/json", {}, 422, "maximum is 255"),
-    ("bad-date", {**GOOD, "date": "yesterday"}, "application/json", {}, 422, "created_date (from date)"),
-    ("bad-date-2", {**GOOD, "date": "2024-13-45"}, "application/json", {}, 422, "not an ISO 8601"),
-    (
-        "invalid-status",
-        {**GOOD, "status": "Maybe"},
-        "application/json",
-        {"arrange": map_field("lead_status", "status")},
-        422,
-        "not a lead status",
-    ),
-    (
-        "number-with-text",
-        {**GOOD, "employees": "lots"},
-        "application/json",
-        {"arrange": map_field("number_of_employees", "employees")},
-        422,
-        "number_of_employees",
-    ),
-    (
-        "negative-count",
-        {**GOOD, "employees": -3},
-        "application/json",
-        {"arrange": map_field("number_of_employees", "employees")},
-        422,
-        "out of range",
-    ),
-    (
-        "fractional-count",
-        {**GOOD, "employees": 2.5},
-        "application/json",
-        {"arrange": map_field("number_of_employees", "employees")},
-        422,
-        "not a whole number",
-    ),
-    (
-        "boolean-count",
-        {**GOOD, "employees": True},
-        "application/json",
-        {"arrange": map_field("number_of_employees", "employees")},
-        422,
-        "whole number",
-    ),
-    (
-        "bad-url",
-        {**GOOD, "site": "javascript:alert(1)"},
-        "application/json",
-        {"arrange": map_field("website", "site")},
-        422,
-        "not a valid http(s) URL",
-    ),
-    (
-        "custom-number-text",
-        {**GOOD, "score": "high"},
-        "application/json",
-        {"arrange": map_custom("number")},
-        422,
-        "score (from score)",
-    ),
-    (
-        "custom-boolean-text",
-        {**GOOD, "score": "perhaps"},
-        "application/json",
-        {"arrange": map_custom("boolean")},
-        422,
-        "not a boolean",
-    ),
-    (
-        "custom-date-text",
-        {**GOOD, "score": "soon"},
-        "application/json",
-        {"arrange": map_custom("date")},
-        422,
-        "not an ISO 8601 date",
-    ),
     ("bad-form-email", "email=nope&first_name=A", "application/x-www-form-urlencoded", {}, 422, "nope"),
     (
         "form-invalid-utf8",
@@ -205,6 +123,87 @@ CASES = [
         {},
         415,
         "files_not_accepted",
+    ),
+]
+
+
+# A bad value of a side field: (id, body, options, field warned about, text in the message).
+SIDE_FIELD_CASES = [
+    ("nul-in-name", {**GOOD, "first_name": "A\u0000da"}, {}, "first_name", "control characters"),
+    ("escape-in-city", {**GOOD, "city": "x\u001b[31m"}, {}, "city", "control characters"),
+    ("lone-surrogate", '{"email": "good@example.com", "name": "\\ud800"}', {}, "name", "surrogate"),
+    ("over-long-name", {**GOOD, "name": "n" * 256}, {}, "name", "maximum is 255"),
+    ("bad-date", {**GOOD, "date": "yesterday"}, {}, "created_date", "created_date (from date)"),
+    ("bad-date-2", {**GOOD, "date": "2024-13-45"}, {}, "created_date", "not an ISO 8601"),
+    (
+        "invalid-status",
+        {**GOOD, "status": "Maybe"},
+        {"arrange": map_field("lead_status", "status")},
+        "lead_status",
+        "not a lead status",
+    ),
+    (
+        "number-with-text",
+        {**GOOD, "employees": "n/a"},
+        {"arrange": map_field("number_of_employees", "employees")},
+        "number_of_employees",
+        "“n/a” is not a number",
+    ),
+    (
+        "negative-count",
+        {**GOOD, "employees": -3},
+        {"arrange": map_field("number_of_employees", "employees")},
+        "number_of_employees",
+        "out of range",
+    ),
+    (
+        "fractional-count",
+        {**GOOD, "employees": 2.5},
+        {"arrange": map_field("number_of_employees", "employees")},
+        "number_of_employees",
+        "not a whole number",
+    ),
+    (
+        "boolean-count",
+        {**GOOD, "employees": True},
+        {"arrange": map_field("number_of_employees", "employees")},
+        "number_of_employees",
+        "whole number",
+    ),
+    (
+        "bad-url",
+        {**GOOD, "site": "javascript:alert(1)"},
+        {"arrange": map_field("website", "site")},
+        "website",
+        "not a valid http(s) URL",
+    ),
+    (
+        "bad-personal-email",
+        {**GOOD, "personal": "nope"},
+        {"arrange": map_field("personal_email", "personal")},
+        "personal_email",
+        "not a valid email",
+    ),
+    (
+        "custom-number-text",
+        {**GOOD, "score": "high"},
+        {"arrange": map_custom("number")},
+        "score",
+        "score (from score)",
+    ),
+    (
+        "custom-boolean-text",
+        {**GOOD, "score": "perhaps"},
+        {"arrange": map_custom("boolean")},
+        "score",
+        "not a boolean",
+    ),
+    (
+        "custom-date-text",
+        {**GOOD, "score": "soon"},
+        {"arrange": map_custom("date")},
+        "score",
+        "not an ISO 8601 date",
     ),
 ]
 
@@ -249,6 +248,57 @@ def test_bad_input_gets_a_json_4xx_naming_the_problem_and_saves_nothing(
 
 def test_table_has_at_least_thirty_cases():
     assert len(CASES) >= 30
+
+
+def _post_side_field_case(webhook, secret, body, options):
+    LeadFactory(workspace=webhook.workspace, business_email="existing@example.com")
+    if "arrange" in options:
+        options["arrange"](Context(webhook))
+    return Sender(webhook, secret).post(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "options", "field", "problem"),
+    [case[1:] for case in SIDE_FIELD_CASES],
+    ids=[case[0] for case in SIDE_FIELD_CASES],
+)
+def test_bad_side_field_is_skipped_and_reported_while_the_lead_is_saved(
+    webhook, secret, body, options, field, problem
+):
+    response = _post_side_field_case(webhook, secret, body, options)
+
+    assert response.status_code == 201, response.content[:500]
+    payload = response.json()
+    [warning] = payload["warnings"]
+    assert warning["field"] == field
+    assert problem in warning["message"]
+    lead = Lead.objects.get(pk=payload["lead_id"])
+    assert lead.business_email == "good@example.com"
+    assert InboundRequest.objects.get().warnings == payload["warnings"]
+
+
+@pytest.mark.parametrize(
+    ("body", "options", "field", "problem"),
+    [case[1:] for case in SIDE_FIELD_CASES],
+    ids=[case[0] for case in SIDE_FIELD_CASES],
+)
+def test_strict_webhook_rejects_a_bad_side_field_and_saves_nothing(
+    webhook, secret, body, options, field, problem
+):
+    webhook.strict = True
+    webhook.save()
+    leads_before = Lead.objects.count() + 1  # the existing lead the helper creates
+
+    response = _post_side_field_case(webhook, secret, body, options)
+
+    assert response.status_code == 422, response.content[:500]
+    payload = response.json()
+    assert payload["code"] == "invalid_record"
+    assert payload["errors"][0]["field"] == field
+    assert problem in payload["detail"]
+    assert payload["warnings"] == []
+    assert Lead.objects.count() == leads_before
+    assert InboundRequest.objects.get().status_code == 422
 
 
 def test_oversize_body_is_logged_without_its_body(sender):

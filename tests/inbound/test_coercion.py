@@ -60,8 +60,44 @@ def test_custom_fields_are_coerced_to_their_type(type_, raw, expected):
         ("number_of_emails", 2**40),
         ("tags", ["x"] * 101),
         ("website", "ftp://x.example"),
+        ("website", "mailto:a@b.example"),  # not turned into https://mailto:a@b.example
+        ("website", "javascript:alert(1)"),
+        ("website", "localhost"),
+        ("number_of_employees", "1,2"),
+        ("number_of_employees", "1.200,50"),
+        ("number_of_employees", "1,200 300"),  # two kinds of separator
+        ("number_of_employees", "inf"),
+        ("number_of_employees", "1e999"),
+        ("business_email", "a@xn--zzzz.de"),
     ],
 )
 def test_values_that_do_not_fit_are_rejected(key, raw):
     with pytest.raises((CoercionError, KeyError)):
         coerce_default(key, raw)
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "expected"),
+    [
+        ("website", "example.com", "https://example.com"),
+        ("website", "www.example.com/pricing?a=1", "https://www.example.com/pricing?a=1"),
+        ("website", "//cdn.example.com/x", "https://cdn.example.com/x"),
+        ("website", "example.com:8080", "https://example.com:8080"),
+        ("website", "http://example.com", "http://example.com"),
+        ("person_linkedin", "linkedin.com/in/ada", "https://linkedin.com/in/ada"),
+        ("number_of_employees", "$1,200", 1200),
+        ("number_of_employees", "1 200", 1200),
+        ("number_of_employees", "1\u202f200", 1200),
+        ("number_of_employees", "€ 99", 99),
+        ("number_of_employees", "99 €", 99),
+        ("business_email", "a@BÜ.de", "a@xn--b-eha.de"),
+        ("business_email", "a@faß.de", "a@xn--fa-hia.de"),  # IDNA 2008 keeps ß (2003 made it ss)
+    ],
+)
+def test_values_are_read_the_way_a_person_would_write_them(key, raw, expected):
+    assert coerce_default(key, raw) == expected
+
+
+def test_custom_number_too_large_for_a_float_is_refused_in_our_words():
+    with pytest.raises(CoercionError, match="too large"):
+        coerce_custom("number", 10**400)

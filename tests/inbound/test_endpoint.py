@@ -177,7 +177,7 @@ def test_chunked_body_without_content_length_is_read_and_capped(sender):
     assert Lead.objects.count() == 1
 
 
-def test_a_mapping_row_with_source_path_slash_saved_earlier_is_refused_at_run_time(sender):
+def test_a_mapping_row_with_source_path_slash_saved_earlier_is_skipped_with_a_warning_at_run_time(sender):
     # Rows saved before the rule reached the admin: `/` would resolve to the whole document.
     from webhooks.inbound.models import FieldMapping
 
@@ -185,14 +185,14 @@ def test_a_mapping_row_with_source_path_slash_saved_earlier_is_refused_at_run_ti
 
     response = sender.post(payload("article_sample.json"))
 
-    assert response.status_code == 422
-    error = response.json()["errors"][0]
-    assert (error["field"], error["path"]) == ("about", "/")
-    assert "at least one key" in error["message"]
-    assert not Lead.objects.exists()
+    assert response.status_code == 201
+    warning = response.json()["warnings"][0]
+    assert (warning["field"], warning["path"]) == ("about", "/")
+    assert "at least one key" in warning["message"]
+    assert Lead.objects.get().about == ""
 
 
-def test_a_mapping_row_whose_custom_field_was_deleted_is_refused_at_run_time(sender):
+def test_a_mapping_row_whose_custom_field_was_deleted_is_skipped_with_a_warning_at_run_time(sender):
     from tests.factories import CustomFieldFactory
     from webhooks.inbound.models import FieldMapping
 
@@ -202,5 +202,20 @@ def test_a_mapping_row_whose_custom_field_was_deleted_is_refused_at_run_time(sen
 
     response = sender.post({"email": "a@b.example", "seats": 3})
 
+    assert response.status_code == 201
+    assert response.json()["warnings"][0]["field"] == "seats"
+    assert "seats" not in Lead.objects.get().custom_fields
+
+
+def test_a_strict_webhook_refuses_a_record_over_a_mapping_row_refused_at_run_time(sender):
+    from webhooks.inbound.models import FieldMapping
+
+    sender.webhook.strict = True
+    sender.webhook.save()
+    FieldMapping.objects.create(webhook=sender.webhook, field="about", source_path="/")
+
+    response = sender.post(payload("article_sample.json"))
+
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "seats"
+    assert response.json()["errors"][0]["field"] == "about"
+    assert not Lead.objects.exists()

@@ -67,6 +67,7 @@ class InboundWebhookForm(WorkspaceScopedForm):
             "target_list",
             "dedupe_field",
             "is_active",
+            "strict",
             "capture_next",
         ]
 
@@ -122,7 +123,7 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         # Name, description and target list first, then the mapping (the inline) below.
-        main = ["name", "description", "target_list", "workspace", "dedupe_field", "is_active"]
+        main = ["name", "description", "target_list", "workspace", "dedupe_field", "is_active", "strict"]
         if obj is None:
             suggested = ", ".join(f"{path}→{field}" for field, path in SUGGESTED_MAPPINGS)
             return [
@@ -204,7 +205,7 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             {
                 "url": reverse("admin:inbound_inboundrequest_change", args=[request_row.pk]),
                 "received_at": request_row.received_at,
-                "result": status_code_badge(request_row.status_code),
+                "result": _result_badges(request_row),
                 "key_prefix": request_row.api_key_prefix or "—",
                 "outcome": _outcome(request_row),
             }
@@ -272,6 +273,21 @@ def status_code_badge(code):
     return format_html('<span class="le-badge le-{}">HTTP {}</span>', colour, code)
 
 
+def warnings_badge(count):
+    if not count:
+        return ""
+    return format_html(
+        '<span class="le-badge le-amber">{} warning{}</span>', count, "" if count == 1 else "s"
+    )
+
+
+def _result_badges(request_row):
+    # A saved lead with skipped values is a success the operator should still look at.
+    return format_html(
+        "{} {}", status_code_badge(request_row.status_code), warnings_badge(len(request_row.warnings or []))
+    )
+
+
 def _outcome(request_row):
     response = request_row.response if isinstance(request_row.response, dict) else {}
     if "lead_id" in response:
@@ -304,6 +320,7 @@ def _preview_rows(preview):
     return {
         "rows": rows,
         "errors": preview["errors"],
+        "warnings": preview.get("warnings", []),
         "existing": preview.get("existing"),
         "missing_paths": record.missing_paths if record else [],
         "unmapped_keys": record.unmapped_keys if record else [],
@@ -331,6 +348,7 @@ class InboundRequestAdmin(WorkspaceScopedAdmin):
         "body_size",
         "body_truncated",
         "body_pretty",
+        "warnings_list",
         "missing_paths",
         "unmapped_keys",
     ]
@@ -347,7 +365,13 @@ class InboundRequestAdmin(WorkspaceScopedAdmin):
 
     @admin.display(description="Result", ordering="status_code")
     def result(self, obj):
-        return status_code_badge(obj.status_code)
+        return _result_badges(obj)
+
+    @admin.display(description="Warnings")
+    def warnings_list(self, obj):
+        if not obj.warnings:
+            return "—"
+        return render_to_string("admin/inbound/warnings.html", {"warnings": obj.warnings})
 
     @admin.display(description="Response")
     def response_pretty(self, obj):

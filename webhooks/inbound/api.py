@@ -62,6 +62,7 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
             "target_list",
             "dedupe_field",
             "is_active",
+            "strict",
             "capture_next",
             "sample_captured_at",
             "mappings",
@@ -150,9 +151,21 @@ class InboundRequestDetailSerializer(InboundRequestSerializer):
     )
     missing_paths = serializers.ListField(child=serializers.CharField(), read_only=True)
     unmapped_keys = serializers.ListField(child=serializers.CharField(), read_only=True)
+    warnings = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="Values skipped from the lead(s): {field, path, message}, plus index in a batch.",
+    )
 
     class Meta(InboundRequestSerializer.Meta):
-        fields = [*InboundRequestSerializer.Meta.fields, "response", "body", "missing_paths", "unmapped_keys"]
+        fields = [
+            *InboundRequestSerializer.Meta.fields,
+            "response",
+            "body",
+            "missing_paths",
+            "unmapped_keys",
+            "warnings",
+        ]
         read_only_fields = fields
 
 

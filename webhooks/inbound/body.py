@@ -101,6 +101,17 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _parse_int(text):
+    # Python refuses integers of more than 4,300 digits with a hint to call
+    # sys.set_int_max_str_digits(), which means nothing to a sender. Such a number is kept as
+    # its text: the field it is mapped to reports it in our words and the rest of the lead
+    # is kept; unmapped, it harms nothing.
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 def parse_json(raw, max_depth=MAX_JSON_DEPTH):
     """A JSON document from UTF-8 bytes; NaN/Infinity and nesting deeper than `max_depth`
     are refused (400 InboundError)."""
@@ -110,7 +121,7 @@ def parse_json(raw, max_depth=MAX_JSON_DEPTH):
         raise InboundError(400, "invalid_encoding", "The body is not valid UTF-8.") from None
     too_deep = InboundError(400, "too_deep", f"The JSON body is nested deeper than {max_depth} levels.")
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:

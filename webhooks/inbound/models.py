@@ -97,6 +97,11 @@ class InboundWebhook(models.Model):
         help_text="A lead with the same value of this field is updated instead of created.",
     )
     is_active = models.BooleanField("active", default=True)
+    strict = models.BooleanField(
+        default=False,
+        help_text="Reject a record (422) when any mapped value can't be used. Off: only the dedupe "
+        "field must be valid; other bad values are skipped and reported as warnings, and the lead is saved.",
+    )
     capture_next = models.BooleanField(
         "capture the next request",
         default=False,
@@ -205,6 +210,8 @@ class InboundRequest(models.Model):
     body_truncated = models.BooleanField(default=False)
     missing_paths = models.JSONField(default=list, blank=True)
     unmapped_keys = models.JSONField(default=list, blank=True)
+    # Values skipped from saved records: [{field, path, message}], plus `index` in a batch.
+    warnings = models.JSONField(default=list, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:

@@ -3,10 +3,11 @@ and its request-log row. No HTTP framework here: the view adapts a request to th
 
 Checks run in this order, each answered with a JSON body: unknown or inactive id (404), the
 webhook's sender auth (401), rate limit (429), size (413), content type (415), body (400),
-records (422), then 201/200. The body is read before the sender is authenticated, so a
-scheme that signs the body can check it, but it is logged only once the sender is known and
-within its rate limit. The log row is written after the records' transactions have ended,
-so it survives a rolled-back record and can't turn a reply into a 500.
+records (422), then 201/200 (with `warnings` for values skipped from a saved lead). The
+body is read before the sender is authenticated, so a scheme that signs the body can check
+it, but it is logged only once the sender is known and within its rate limit. The log row
+is written after the records' transactions have ended, so it survives a rolled-back record
+and can't turn a reply into a 500.
 """
 
 import logging
@@ -21,7 +22,7 @@ from .body import parse_body
 from .errors import InboundError
 from .models import InboundWebhook
 from .sender_auth import BearerKeyAuth
-from .services import inbound_request_log, records_process, webhook_capture_sample
+from .services import inbound_request_log, records_process, records_warnings, webhook_capture_sample
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class _Logged:
     body: bytes | None = b""
     body_size: int = 0
     records: list = field(default_factory=list)
+    batch: bool = False
 
 
 def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=None):
@@ -80,6 +82,7 @@ def _receive(logged, public_id, headers, content_type, read_body):
         raise body.error
     document = parse_body(body.raw, content_type)
     webhook_capture_sample(webhook=webhook, document=document, content_type=content_type)
+    logged.batch = isinstance(document, list)
     status_code, reply_body, logged.records = records_process(
         webhook=webhook, document=document, actor=logged.api_key
     )
@@ -119,6 +122,7 @@ def _log(logged, public_id, headers, content_type, remote_addr, status_code, res
         body_size=logged.body_size,
         missing_paths=_union(record.missing_paths for record in logged.records),
         unmapped_keys=_union(record.unmapped_keys for record in logged.records),
+        warnings=records_warnings(logged.records, batch=logged.batch),
         remote_addr=remote_addr,
     )
 

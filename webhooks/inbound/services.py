@@ -18,11 +18,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PreparedRecord:
-    """A record mapped and coerced, not yet saved."""
+    """A record mapped and coerced, not yet saved. `errors` stop the record from being
+    saved; `warnings` name values that were skipped while the rest of it is saved."""
 
     values: dict = field(default_factory=dict)
     custom_values: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
     missing_paths: list = field(default_factory=list)
     unmapped_keys: list = field(default_factory=list)
     dedupe_path: str | None = None
@@ -64,13 +66,25 @@ class MappingContext:
 
 
 def record_prepare(*, context, document):
-    """Map and coerce one record; every problem is collected with its field and path."""
+    """Map and coerce one record; every problem is collected with its field and path.
+
+    Only the dedupe field's value must be valid. Any other value that can't be used is a
+    warning and is skipped (the lead keeps what it had), because a sales tool that drops a
+    prospect over their website field loses the one thing it exists to keep. A strict
+    webhook makes every such problem an error instead, rejecting the record as a whole.
+    """
     record = PreparedRecord()
     found, record.missing_paths = mapping.extract(document, context.mappings)
     record.unmapped_keys = mapping.unmapped_keys(document, [path for _field, path in context.mappings])
+    dedupe = context.webhook.dedupe_field
+
+    def problem(key, path, message):
+        lenient = key != dedupe and not context.webhook.strict
+        (record.warnings if lenient else record.errors).append(_error(key, path, message))
+
     for key, (path, raw) in found.items():
         if key in context.refused_rows:
-            record.errors.append(_error(key, path, context.refused_rows[key]))
+            problem(key, path, context.refused_rows[key])
             continue
         if raw is None or raw == [] or (isinstance(raw, str) and not raw.strip()):
             # Null, an empty list or a blank string is "no value": the field is left as it
@@ -80,10 +94,9 @@ def record_prepare(*, context, document):
         try:
             value = coerce_default(key, raw) if kind == "default" else coerce_custom(type_, raw)
         except CoercionError as exc:
-            record.errors.append(_error(key, path, f"{key} (from {path}): {exc}."))
+            problem(key, path, f"{key} (from {path}): {exc}.")
             continue
         (record.values if kind == "default" else record.custom_values)[key] = value
-    dedupe = context.webhook.dedupe_field
     record.dedupe_path = next((path for key, path in context.mappings if key == dedupe), None)
     dedupe_value = record.value_of(dedupe)
     if dedupe_value in (None, "", []) and not any(error["field"] == dedupe for error in record.errors):
@@ -119,13 +132,23 @@ def record_save(*, context, record, actor=None):
     except DataError as exc:  # a value the database refused despite coercion
         record.errors.append(_error(None, None, f"The database refused a value: {exc}".strip()))
         return 422, _failure(record)
-    body = {"lead_id": result.lead.pk, "created": result.created, "deduped_on": webhook.dedupe_field}
+    body = {
+        "lead_id": result.lead.pk,
+        "created": result.created,
+        "deduped_on": webhook.dedupe_field,
+        "warnings": record.warnings,
+    }
     return (201 if result.created else 200), body
 
 
 def _failure(record):
     first = record.errors[0]
-    return {"detail": first["message"], "code": "invalid_record", "errors": record.errors}
+    return {
+        "detail": first["message"],
+        "code": "invalid_record",
+        "errors": record.errors,
+        "warnings": record.warnings,
+    }
 
 
 def _dedupe_sort_key(context, record):
@@ -159,6 +182,15 @@ def records_process(*, webhook, document, actor=None):
     return 200, {**summary, "results": results}, records
 
 
+def records_warnings(records, *, batch):
+    """The warnings of a request's records for its log: in a batch, each names its record."""
+    if not batch:
+        return [warning for record in records for warning in record.warnings]
+    return [
+        {"index": index, **warning} for index, record in enumerate(records) for warning in record.warnings
+    ]
+
+
 def lead_preview(*, webhook, document):
     """What a body would do, without saving: per record the typed values, errors and the
     lead it would update (None for a new lead)."""
@@ -175,7 +207,9 @@ def lead_preview(*, webhook, document):
             existing = leads_matching(
                 workspace=webhook.workspace, field=webhook.dedupe_field, value=value
             ).first()
-        previews.append({"record": record, "errors": record.errors, "existing": existing})
+        previews.append(
+            {"record": record, "errors": record.errors, "warnings": record.warnings, "existing": existing}
+        )
     return previews
 
 
@@ -215,6 +249,7 @@ def inbound_request_log(
     body_size,
     missing_paths=(),
     unmapped_keys=(),
+    warnings=(),
     remote_addr=None,
 ):
     """Write one log row. Runs outside any record's transaction and never raises: losing a
@@ -236,6 +271,7 @@ def inbound_request_log(
                 body_truncated=body is None or len(body) > InboundRequest.BODY_LIMIT,
                 missing_paths=_loggable_json(list(missing_paths)[:200]),
                 unmapped_keys=_loggable_json(list(unmapped_keys)[:200]),
+                warnings=_loggable_json(list(warnings)[:1000]),
                 remote_addr=remote_addr or None,
             )
     except Exception:
