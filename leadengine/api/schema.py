@@ -5,6 +5,9 @@ is generated.
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -16,6 +19,32 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A workspace API key."}
+
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Optional, up to 255 characters (a UUID suits). The first answer for a key is kept 24 h: "
+        "a repeat with the same request gets it again with `Idempotent-Replayed: true` and changes "
+        "nothing; the same key with a different request is 422 `idempotency_key_reused`; a repeat "
+        "while the first still runs is 409 `idempotency_request_in_progress`. Answers that say "
+        "retry (5xx, 409, 429) are not kept."
+    ),
+)
+
+
+class IdempotencyKeyAutoSchema(AutoSchema):
+    """Lists the optional `Idempotency-Key` header on every POST of a viewset that honours it
+    (`leadengine.api.idempotency.IdempotencyKeyMixin`)."""
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self.method == "POST":
+            return [*parameters, IDEMPOTENCY_KEY_PARAMETER]
+        return parameters
 
 
 ERROR_SCHEMA = {
