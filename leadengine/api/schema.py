@@ -73,9 +73,15 @@ ERRORS = {
     "403": "Not allowed.",
     "404": "Not found in your workspaces.",
     "405": "Method not allowed.",
-    "409": "Lost a race with a concurrent change; retry.",
+    "409": "Lost a race with a concurrent change, or this Idempotency-Key is still in progress; retry.",
     "415": "Unsupported media type: send JSON.",
     "429": "Too many requests; see Retry-After.",
+}
+
+
+# Only where the request may carry an Idempotency-Key (every POST).
+IDEMPOTENCY_ERRORS = {
+    "422": "The Idempotency-Key was used with a different request (`idempotency_key_reused`)."
 }
 
 
@@ -85,7 +91,12 @@ def document_error_responses(result, generator, request, public):
     for path in result.get("paths", {}).values():
         for operation in path.values():
             responses = operation.setdefault("responses", {})
-            for status, description in ERRORS.items():
+            errors = dict(ERRORS)
+            if any(
+                parameter.get("name") == "Idempotency-Key" for parameter in operation.get("parameters", [])
+            ):
+                errors.update(IDEMPOTENCY_ERRORS)
+            for status, description in errors.items():
                 responses.setdefault(
                     status,
                     {"description": description, "content": {"application/json": {"schema": reference}}},

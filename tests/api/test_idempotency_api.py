@@ -155,3 +155,4 @@ def test_the_schema_lists_the_optional_header_on_every_post(tmp_path):
     for path, operation in posts.items():
         [header] = [p for p in operation.get("parameters", []) if p["name"] == "Idempotency-Key"]
         assert header["in"] == "header" and not header.get("required", False), path
+        assert "422" in operation["responses"], path
