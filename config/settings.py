@@ -172,7 +172,13 @@ CELERY_TIMEZONE = "UTC"
 # close like Django does per request instead (config/celery.py), honouring CONN_MAX_AGE.
 CELERY_DB_REUSE_MAX = 2**31
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {}  # filled in the webhooks block below
+CELERY_BEAT_SCHEDULE = {
+    # Idempotency-Key answers are kept 24 h (leadengine/idempotency.py).
+    "leadengine-purge-idempotency-records": {
+        "task": "leadengine.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
+}  # the webhooks block below adds its own
 
 # Fernet keys for secrets stored encrypted (leadengine/encryption.py), newest first.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])

@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+from .encryption import EncryptedTextField
+
 _KEY_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -142,3 +144,48 @@ class ApiKey(models.Model):
         )
         type(self).objects.filter(stale, pk=self.pk).update(last_used_at=now)
         self.last_used_at = now
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request sent with an `Idempotency-Key`, replayed to its repeats.
+
+    One row per (scope, key): the scope is whose key it is ("inbound-webhook:<id>",
+    "api-key:<id>", "user:<id>"), so two senders can't see or block each other's keys. The row
+    is inserted before the work, "in progress" until `locked_until`, then completed with the
+    response; the unique constraint is what makes exactly one of concurrent repeats run.
+    Rules: `leadengine/idempotency.py`.
+    """
+
+    LIFETIME = datetime.timedelta(hours=24)
+    # A request still "in progress" after this crashed (or outlived any web timeout): a repeat
+    # may take its key over. Longer than the slowest request we answer (a 1,000-record batch).
+    LOCK_TIMEOUT = datetime.timedelta(minutes=5)
+    MAX_KEY_LENGTH = 255
+
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of what the request asked for.")
+    # Set by the service, not auto_now_add: taking over an expired key starts its 24 h anew.
+    created_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=200, blank=True, default="")
+    response_headers = models.JSONField(default=dict, blank=True)
+    # Encrypted: a response may hold a secret (a new API key, a signing secret) or a lead's data.
+    response_body = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="unique_idempotency_key_per_scope"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.scope})"
+
+    @property
+    def is_complete(self):
+        return self.status_code is not None
+
+    def is_expired(self, now):
+        return self.created_at <= now - self.LIFETIME

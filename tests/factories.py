@@ -1,7 +1,8 @@
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from leadengine.models import ApiKey, Membership, Workspace
+from leadengine.models import ApiKey, IdempotencyRecord, Membership, Workspace
 from leads.models import Campaign, CustomField, Lead, List, Message
 from webhooks.inbound.models import InboundRequest, InboundWebhook
 from webhooks.outbound.models import Delivery, OutboundWebhook
@@ -159,3 +160,21 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
         api_key.set_new_key()
         api_key.save()
         return api_key
+
+
+class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
+    """In progress by default (claimed now, locked for LOCK_TIMEOUT); pass status_code to complete it."""
+
+    class Meta:
+        model = IdempotencyRecord
+
+    scope = "api-key:0"
+    key = factory.Sequence(lambda n: f"key-{n}")
+    request_hash = "0" * 64
+    created_at = factory.LazyFunction(timezone.now)
+    locked_until = factory.LazyAttribute(
+        lambda record: (
+            record.created_at + IdempotencyRecord.LOCK_TIMEOUT if record.status_code is None else None
+        )
+    )
+    status_code = None

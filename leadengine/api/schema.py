@@ -5,6 +5,9 @@ is generated.
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -16,6 +19,32 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A workspace API key."}
+
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Optional, up to 255 characters (a UUID suits). The first answer for a key is kept 24 h: "
+        "a repeat with the same request gets it again with `Idempotent-Replayed: true` and changes "
+        "nothing; the same key with a different request is 422 `idempotency_key_reused`; a repeat "
+        "while the first still runs is 409 `idempotency_request_in_progress`. Answers that say "
+        "retry (5xx, 409, 429) are not kept."
+    ),
+)
+
+
+class IdempotencyKeyAutoSchema(AutoSchema):
+    """Lists the optional `Idempotency-Key` header on every POST of a viewset that honours it
+    (`leadengine.api.idempotency.IdempotencyKeyMixin`)."""
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self.method == "POST":
+            return [*parameters, IDEMPOTENCY_KEY_PARAMETER]
+        return parameters
 
 
 ERROR_SCHEMA = {
@@ -44,9 +73,15 @@ ERRORS = {
     "403": "Not allowed.",
     "404": "Not found in your workspaces.",
     "405": "Method not allowed.",
-    "409": "Lost a race with a concurrent change; retry.",
+    "409": "Lost a race with a concurrent change, or this Idempotency-Key is still in progress; retry.",
     "415": "Unsupported media type: send JSON.",
     "429": "Too many requests; see Retry-After.",
+}
+
+
+# Only where the request may carry an Idempotency-Key (every POST).
+IDEMPOTENCY_ERRORS = {
+    "422": "The Idempotency-Key was used with a different request (`idempotency_key_reused`)."
 }
 
 
@@ -56,7 +91,12 @@ def document_error_responses(result, generator, request, public):
     for path in result.get("paths", {}).values():
         for operation in path.values():
             responses = operation.setdefault("responses", {})
-            for status, description in ERRORS.items():
+            errors = dict(ERRORS)
+            if any(
+                parameter.get("name") == "Idempotency-Key" for parameter in operation.get("parameters", [])
+            ):
+                errors.update(IDEMPOTENCY_ERRORS)
+            for status, description in errors.items():
                 responses.setdefault(
                     status,
                     {"description": description, "content": {"application/json": {"schema": reference}}},

@@ -3,6 +3,7 @@ from rest_framework import viewsets
 from leadengine.scoping import caller_workspace_ids
 
 from .filters import WorkspaceFilterSet
+from .idempotency import IdempotencyKeyMixin
 from .throttling import API_THROTTLE_CLASSES
 
 # Headers of a response holding a secret (a new API key, a webhook signing secret): no
@@ -10,8 +11,9 @@ from .throttling import API_THROTTLE_CLASSES
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-class WorkspaceScopedMixin:
-    """Every queryset of the view limited to the caller's workspaces.
+class WorkspaceScopedMixin(IdempotencyKeyMixin):
+    """Every queryset of the view limited to the caller's workspaces; POSTs honour
+    `Idempotency-Key` (`IdempotencyKeyMixin`).
 
     `workspace_path` is the ORM path from the model to its workspace. An object of another
     workspace is simply not found: detail URLs answer 404, lists leave it out. A list's

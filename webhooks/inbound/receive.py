@@ -5,11 +5,14 @@ Checks run in this order, each answered with a JSON body: unknown or inactive id
 webhook's sender auth (401), rate limit (429), size (413), content type (415), body (400),
 records (422), then 201/200 (with `warnings` for values skipped from a saved lead). The
 body is read before the sender is authenticated, so a scheme that signs the body can check
-it, but it is logged only once the sender is known and within its rate limit. The log row
-is written after the records' transactions have ended, so it survives a rolled-back record
-and can't turn a reply into a 500.
+it, but it is logged only once the sender is known and within its rate limit. An
+`Idempotency-Key` is claimed at the same point (an unauthenticated request never reads or
+writes one), and a repeat is answered from the stored reply (`leadengine/idempotency.py`).
+The log row is written after the records' transactions have ended, so it survives a
+rolled-back record and can't turn a reply into a 500.
 """
 
+import json
 import logging
 import math
 import time
@@ -17,6 +20,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
+
+from leadengine import idempotency
 
 from .body import parse_body
 from .errors import InboundError
@@ -45,6 +50,10 @@ class _Logged:
     body_size: int = 0
     records: list = field(default_factory=list)
     batch: bool = False
+    # The IdempotencyRecord this request claimed (finished with the reply), and whether the
+    # reply is a replay of a stored one (the log row says so).
+    idempotency: object = None
+    replayed: bool = False
 
 
 def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=None):
@@ -57,8 +66,18 @@ def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=
     except InboundError as error:
         reply = InboundReply(error.status_code, error.as_body(), error.headers)
     except Exception:
+        if logged.idempotency is not None:
+            idempotency.idempotency_release(record=logged.idempotency)  # the retry must run again
         _log(logged, public_id, headers, content_type, remote_addr, 500, {"detail": "Internal error."})
         raise
+    if logged.idempotency is not None:
+        idempotency.idempotency_finish(
+            record=logged.idempotency,
+            status_code=reply.status_code,
+            body=json.dumps(reply.body),
+            content_type="application/json",
+            headers=reply.headers,
+        )
     _log(logged, public_id, headers, content_type, remote_addr, reply.status_code, reply.body)
     return reply
 
@@ -80,6 +99,9 @@ def _receive(logged, public_id, headers, content_type, read_body):
     logged.body, logged.body_size = body.raw, body.size
     if body.error is not None:
         raise body.error
+    replay = _claim_idempotency_key(logged, webhook, headers, body.raw)
+    if replay is not None:
+        return replay
     document = parse_body(body.raw, content_type)
     webhook_capture_sample(webhook=webhook, document=document, content_type=content_type)
     logged.batch = isinstance(document, list)
@@ -87,6 +109,28 @@ def _receive(logged, public_id, headers, content_type, read_body):
         webhook=webhook, document=document, actor=logged.api_key
     )
     return InboundReply(status_code, reply_body)
+
+
+def _claim_idempotency_key(logged, webhook, headers, raw_body):
+    """The stored reply when this request repeats one with the same key, else None (having
+    claimed the key when one was sent)."""
+    key = headers.get(idempotency.HEADER)
+    if key is None:
+        return None
+    try:
+        record = idempotency.idempotency_begin(
+            scope=f"inbound-webhook:{webhook.pk}",
+            key=key,
+            request_hash=idempotency.idempotency_request_hash(raw_body),
+        )
+    except idempotency.IdempotencyError as error:
+        raise InboundError(error.status_code, error.code, error.message) from None
+    if not record.is_complete:
+        logged.idempotency = record
+        return None
+    logged.replayed = True
+    reply_headers = {**record.response_headers, idempotency.REPLAYED_HEADER: "true"}
+    return InboundReply(record.status_code, json.loads(record.response_body), reply_headers)
 
 
 def _check_rate_limit(webhook):
@@ -116,7 +160,8 @@ def _log(logged, public_id, headers, content_type, remote_addr, status_code, res
         api_key=logged.api_key,
         presented_prefix=logged.sender_auth.presented_prefix(headers),
         status_code=status_code,
-        response=response,
+        # A replay is logged like any answer, marked so it isn't read as a second lead.
+        response={**response, "idempotent_replayed": True} if logged.replayed else response,
         content_type=content_type,
         body=logged.body,
         body_size=logged.body_size,

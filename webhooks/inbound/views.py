@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from leadengine.api.schema import IDEMPOTENCY_KEY_PARAMETER
 from leadengine.authentication import ApiKeyAuthentication
 
 from .body import read_body
@@ -57,6 +58,7 @@ def _error(description):
             "dedupe field."
         ),
         tags=["inbound webhooks"],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request={
             "application/json": {
                 "oneOf": [
@@ -76,12 +78,16 @@ def _error(description):
                 response={"oneOf": [RECORD_RESULT, {"type": "object", "additionalProperties": True}]},
                 description="Lead updated (object), or one result per record (batch).",
             ),
-            400: _error("Empty body or malformed JSON/form."),
+            400: _error("Empty body or malformed JSON/form; an Idempotency-Key over 255 characters."),
             401: _error("Missing, malformed, revoked or other-workspace API key."),
             404: _error("Unknown or inactive webhook id."),
             413: _error("Body over 1 MiB or batch over 1,000 records."),
+            409: _error("A request with this Idempotency-Key is still being processed."),
             415: _error("Unsupported content type."),
-            422: _error("A record failed validation; names the field and path."),
+            422: _error(
+                "A record failed validation (names the field and path), or the Idempotency-Key "
+                "was used with a different body (`idempotency_key_reused`)."
+            ),
             429: _error("Rate limit of this webhook exceeded; see Retry-After."),
         },
     )
