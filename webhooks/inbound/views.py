@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from leadengine.authentication import ApiKeyAuthentication
+from leadengine.models import ApiKeyScope
 
 from .body import read_body
 from .receive import inbound_receive
@@ -78,6 +79,7 @@ def _error(description):
             ),
             400: _error("Empty body or malformed JSON/form."),
             401: _error("Missing, malformed, revoked or other-workspace API key."),
+            403: _error("An API key of this workspace without the webhooks:receive scope."),
             404: _error("Unknown or inactive webhook id."),
             413: _error("Body over 1 MiB or batch over 1,000 records."),
             415: _error("Unsupported content type."),
@@ -91,6 +93,7 @@ class InboundWebhookView(APIView):
     # webhook's own strategy (`InboundWebhook.sender_auth()`) runs in inbound_receive, after
     # the unknown-id check and with the raw body at hand.
     authentication_classes = [ApiKeyAuthentication]
+    api_key_scope = ApiKeyScope.WEBHOOKS_RECEIVE  # for the schema; BearerKeyAuth checks it
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
     permission_classes = []
