@@ -33,8 +33,8 @@ def api_key_create(*, workspace, name, scopes=None, created_by=None):
     """
     api_key = ApiKey(workspace=workspace, name=name, created_by=created_by)
     if scopes is not None:
+        validate_scopes(scopes)
         api_key.scopes = ordered_scopes(scopes)
-    validate_scopes(api_key.scopes)
     full_key = api_key.set_new_key()  # the one place a key is generated and hashed
     api_key.save()
     return api_key, full_key
