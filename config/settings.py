@@ -277,7 +277,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "LeadEngine API",
     "DESCRIPTION": "Leads, campaigns, lists, fields, webhooks (with their delivery and request logs) "
     "and API keys of your workspaces. "
-    "Authenticate with an API key (Authorization: Bearer) or a session.",
+    "Authenticate with an API key (Authorization: Bearer; each key has scopes, see the apiKey "
+    "security scheme) or a session.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",  # tags and operation ids per resource: leads_list, ...

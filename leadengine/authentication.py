@@ -81,9 +81,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         return self.authenticate_key(raw_key)
 
-    def authenticate_key(self, raw_key):
+    def authenticate_key(self, raw_key, *, workspace_id=None):
+        """The (user, key) of a live key. With `workspace_id`, a key of another workspace is
+        not found at all: refused like an unknown key (same message and cost), before its
+        revocation is revealed or its use recorded."""
         prefix = ApiKey.split_prefix(raw_key)
-        api_key = ApiKey.objects.filter(prefix=prefix).first() if prefix else None
+        keys = ApiKey.objects.filter(prefix=prefix)
+        if workspace_id is not None:
+            keys = keys.filter(workspace_id=workspace_id)
+        api_key = keys.first() if prefix else None
         if api_key is None:
             ApiKey(key_hash=_DUMMY_HASH).matches(raw_key)
             raise exceptions.AuthenticationFailed("Invalid API key.")

@@ -76,3 +76,19 @@ def test_a_lower_case_bearer_scheme_is_accepted(sender, secret):
     )
 
     assert response.status_code == 201
+
+
+def test_another_workspaces_revoked_or_live_key_is_answered_like_a_wrong_key_and_not_marked_used(webhook):
+    from leadengine.services import api_key_revoke
+
+    other = WorkspaceFactory()
+    revoked_key, revoked = api_key_create(workspace=other, name="Old")
+    api_key_revoke(api_key=revoked_key)
+    live_key, live = api_key_create(workspace=other, name="Live")
+
+    responses = [Sender(webhook, secret).post(payload("article_sample.json")) for secret in (revoked, live)]
+
+    for response in responses:
+        assert response.json() == {"detail": "Invalid API key.", "code": "authentication_failed"}
+    live_key.refresh_from_db()
+    assert live_key.last_used_at is None

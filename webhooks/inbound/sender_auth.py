@@ -41,13 +41,11 @@ class BearerKeyAuth:
                 raise _refused(
                     "not_authenticated", "Missing API key: send “Authorization: Bearer <api key>”."
                 )
-            _user, api_key = ApiKeyAuthentication().authenticate_key(raw_key)
+            # Another workspace's key is answered like a wrong key, so it confirms nothing
+            # about the key: not whether it is revoked, nor which scopes it holds.
+            _user, api_key = ApiKeyAuthentication().authenticate_key(raw_key, workspace_id=self.workspace_id)
         except AuthenticationFailed as exc:
             raise _refused("authentication_failed", str(exc.detail)) from None
-        if api_key.workspace_id != self.workspace_id:
-            # Answered like a wrong key, so it confirms nothing about the key; checked before
-            # the scope, so another workspace's key never learns what it may do.
-            raise _refused("authentication_failed", "Invalid API key.")
         if not api_key.has_scope(ApiKeyScope.WEBHOOKS_RECEIVE):
             # The key is this workspace's own: naming the scope tells its operator the fix.
             raise InboundError(
