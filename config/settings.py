@@ -261,11 +261,14 @@ REST_FRAMEWORK = {
         "leadengine.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["leadengine.api.permissions.IsWorkspaceCaller"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "leadengine.api.permissions.IsWorkspaceCaller",
+        "leadengine.api.permissions.ApiKeyHasScope",
+    ],
     "DEFAULT_PAGINATION_CLASS": "leadengine.api.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
     "EXCEPTION_HANDLER": "leadengine.api.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "leadengine.api.schema.ScopedAutoSchema",
     # django-filter, on lists only; a view's `filterset_class` declares its query parameters.
     "DEFAULT_FILTER_BACKENDS": ["leadengine.api.filters.ListFilterBackend"],
     # Counted in the default cache (CACHE_URL: Redis in production, shared by every web process).
@@ -280,7 +283,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "LeadEngine API",
     "DESCRIPTION": "Leads, campaigns, lists, fields, webhooks (with their delivery and request logs) "
     "and API keys of your workspaces. "
-    "Authenticate with an API key (Authorization: Bearer) or a session.",
+    "Authenticate with an API key (Authorization: Bearer; each key has scopes, see the apiKey "
+    "security scheme) or a session.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",  # tags and operation ids per resource: leads_list, ...

@@ -1,11 +1,12 @@
+from django import forms
 from django.contrib import admin
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline
-from .models import ApiKey, Membership, Workspace
+from .admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm, WorkspaceScopedInline
+from .models import ApiKey, ApiKeyScope, Membership, Workspace, ordered_scopes, receive_only_scopes
 from .services import api_key_revoke
 
 
@@ -44,11 +45,39 @@ class MembershipAdmin(SuperuserWritesMixin, WorkspaceScopedAdmin):
     list_select_related = ["user", "workspace"]
 
 
+class ApiKeyForm(WorkspaceScopedForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKeyScope.choices,
+        initial=receive_only_scopes,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="A key pasted into a form vendor or Zapier only needs Receive: if it leaks, it can "
+        "add leads but not read them or change your webhooks. Give Read, Write or Manage only to "
+        "a script that uses the REST API.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["workspace", "name", "scopes"]
+
+    def clean_scopes(self):
+        return ordered_scopes(self.cleaned_data["scopes"])
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(WorkspaceScopedAdmin):
-    """Settings ▸ API Keys: create (the key is shown once, on the page after saving), list, revoke."""
+    """Settings ▸ API Keys: create (the key is shown once, on the page after saving), list,
+    change scopes, revoke. New keys are receive-only unless the operator ticks more."""
 
-    list_display = ["name", "prefix_shown", "workspace", "created_at", "last_used_at", "state"]
+    form = ApiKeyForm
+    list_display = [
+        "name",
+        "prefix_shown",
+        "workspace",
+        "scopes_shown",
+        "created_at",
+        "last_used_at",
+        "state",
+    ]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), "workspace"]
     list_select_related = ["workspace"]
     search_fields = ["name", "prefix"]
@@ -56,8 +85,17 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["workspace", "name"]
-        return ["name", "workspace", "prefix_shown", "created_by", "created_at", "last_used_at", "revoked_at"]
+            return ["workspace", "name", "scopes"]
+        return [
+            "name",
+            "scopes",
+            "workspace",
+            "prefix_shown",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -70,6 +108,10 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Key", ordering="prefix")
     def prefix_shown(self, obj):
         return f"{obj.prefix}_…"
+
+    @admin.display(description="Scopes")
+    def scopes_shown(self, obj):
+        return ", ".join(obj.scopes)
 
     @admin.display(description="State", ordering="revoked_at")
     def state(self, obj):

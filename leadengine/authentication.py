@@ -5,7 +5,12 @@ permissions, carries `.workspace_id`) and `request.auth` is the `ApiKey`. A miss
 yields no authentication (DRF then answers 401 from `authenticate_header`); a malformed,
 unknown, wrong or revoked key raises AuthenticationFailed, also a 401 with
 `WWW-Authenticate: Bearer realm="api"`.
+
+`bearer_key` is the one parser of the header, shared with the inbound endpoint, so both
+surfaces accept and refuse exactly the same values.
 """
+
+import re
 
 from rest_framework import authentication, exceptions
 
@@ -13,6 +18,29 @@ from .models import ApiKey
 
 # Compared against when no row matches, so an unknown prefix costs the same hash + compare.
 _DUMMY_HASH = ApiKey.hash_key("le_live_dummy_dummy")
+
+# RFC 6750 §2.1: `"Bearer" 1*SP b64token`. The scheme name is case-insensitive (RFC 7235
+# §2.1), so `bearer` is accepted. Between scheme and key we take exactly one space, although
+# the grammar allows several: extra spaces or a tab come from a mis-built template, and
+# refusing them with a clear message beats guessing. The key itself is visible ASCII.
+_BEARER_SCHEME = re.compile(rb"bearer(?:[ \t]|$)", re.IGNORECASE)
+_BEARER_CREDENTIALS = re.compile(rb"bearer (?P<key>[\x21-\x7e]+)", re.IGNORECASE)
+MALFORMED_BEARER = "Malformed Authorization header: use “Bearer <api key>” with one space."
+
+
+def bearer_key(header):
+    """The key of an `Authorization` header value (bytes), or None when the header is absent
+    or names another scheme (Basic, a session...). Raises AuthenticationFailed when it says
+    Bearer but isn't `Bearer <key>` with one space and a key of visible ASCII characters."""
+    value = header.strip(b" \t")  # whitespace around a field value is not part of it (RFC 9110 §5.5)
+    if not _BEARER_SCHEME.match(value):
+        return None
+    credentials = _BEARER_CREDENTIALS.fullmatch(value)
+    if credentials is None:
+        if any(byte > 0x7E for byte in value):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        raise exceptions.AuthenticationFailed(MALFORMED_BEARER)
+    return credentials["key"].decode("ascii")
 
 
 class ApiKeyUser:
@@ -48,20 +76,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     www_authenticate_realm = "api"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
+        raw_key = bearer_key(authentication.get_authorization_header(request))
+        if raw_key is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header: use “Bearer <api key>”.")
-        try:
-            raw_key = header[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from None
         return self.authenticate_key(raw_key)
 
-    def authenticate_key(self, raw_key):
+    def authenticate_key(self, raw_key, *, workspace_id=None):
+        """The (user, key) of a live key. With `workspace_id`, a key of another workspace is
+        not found at all: refused like an unknown key (same message and cost), before its
+        revocation is revealed or its use recorded."""
         prefix = ApiKey.split_prefix(raw_key)
-        api_key = ApiKey.objects.filter(prefix=prefix).first() if prefix else None
+        keys = ApiKey.objects.filter(prefix=prefix)
+        if workspace_id is not None:
+            keys = keys.filter(workspace_id=workspace_id)
+        api_key = keys.first() if prefix else None
         if api_key is None:
             ApiKey(key_hash=_DUMMY_HASH).matches(raw_key)
             raise exceptions.AuthenticationFailed("Invalid API key.")

@@ -4,6 +4,7 @@ import hmac
 import string
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import models
 from django.utils import timezone
@@ -64,6 +65,45 @@ class Membership(models.Model):
         return f"{self.user} in {self.workspace}"
 
 
+class ApiKeyScope(models.TextChoices):
+    """What an API key may do: the one list every check of a key's rights names.
+
+    A key holds any non-empty set of these. A signed-in user is not scoped (their membership
+    decides), so scopes are checked only when the caller is a key.
+    """
+
+    WEBHOOKS_RECEIVE = "webhooks:receive", "Receive: POST leads to the workspace's inbound webhooks"
+    API_READ = "api:read", "Read: GET leads, campaigns, lists, fields and logs through the REST API"
+    API_WRITE = "api:write", "Write: create, change and delete them through the REST API"
+    API_MANAGE = "api:manage", "Manage: webhooks, API keys and signing secrets through the REST API"
+
+
+def receive_only_scopes():
+    """The default of a new key: what a form vendor or Zapier needs, and nothing it could leak."""
+    return [ApiKeyScope.WEBHOOKS_RECEIVE.value]
+
+
+def all_scopes():
+    return list(ApiKeyScope.values)
+
+
+def ordered_scopes(scopes):
+    """`scopes` without duplicates, in ApiKeyScope's order (so equal sets are equal lists)."""
+    return [scope for scope in ApiKeyScope.values if scope in scopes]
+
+
+def validate_scopes(value):
+    if not isinstance(value, list | tuple | set) or not value:
+        raise ValidationError("Choose at least one scope.", code="required")
+    unknown = sorted({str(scope) for scope in value} - set(ApiKeyScope.values))
+    if unknown:
+        raise ValidationError(
+            "Unknown scope %(unknown)s; choose from %(known)s.",
+            code="invalid_choice",
+            params={"unknown": ", ".join(unknown), "known": ", ".join(ApiKeyScope.values)},
+        )
+
+
 class ApiKeyQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True)
@@ -93,6 +133,13 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A JSON list rather than one boolean per scope: a new scope is a new choice, not a
+    # migration, and the list reads the same in the API, the admin and the database.
+    scopes = models.JSONField(
+        default=receive_only_scopes,
+        validators=[validate_scopes],
+        help_text="What the key may do (ApiKeyScope). Keys made before scopes existed hold all of them.",
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -130,6 +177,13 @@ class ApiKey(models.Model):
         self.prefix, full_key = self.generate()
         self.key_hash = self.hash_key(full_key)
         return full_key
+
+    def has_scope(self, scope):
+        return scope in self.scopes
+
+    def missing_scopes(self, scopes):
+        """Those of `scopes` this key lacks: a key may grant another key only what it holds."""
+        return [scope for scope in ordered_scopes(scopes) if not self.has_scope(scope)]
 
     def matches(self, raw_key):
         return hmac.compare_digest(self.key_hash, self.hash_key(raw_key))

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiKey, Membership, Workspace
+from .models import ApiKey, Membership, Workspace, ordered_scopes, validate_scopes
 
 
 @transaction.atomic
@@ -26,9 +26,15 @@ def operator_ensure(*, username, workspace, password=None):
     return user, created
 
 
-def api_key_create(*, workspace, name, created_by=None):
-    """Create a key; returns (api_key, full_key). The full key exists only in this return value."""
+def api_key_create(*, workspace, name, scopes=None, created_by=None):
+    """Create a key; returns (api_key, full_key). The full key exists only in this return value.
+
+    Without `scopes` the key is receive-only (the model's default): a caller wanting more says so.
+    """
     api_key = ApiKey(workspace=workspace, name=name, created_by=created_by)
+    if scopes is not None:
+        validate_scopes(scopes)
+        api_key.scopes = ordered_scopes(scopes)
     full_key = api_key.set_new_key()  # the one place a key is generated and hashed
     api_key.save()
     return api_key, full_key

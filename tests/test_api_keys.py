@@ -1,14 +1,17 @@
 import datetime
+import importlib
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 from rest_framework import exceptions
 from rest_framework.test import APIRequestFactory
 
 from leadengine.authentication import ApiKeyAuthentication
-from leadengine.models import ApiKey
+from leadengine.models import ApiKey, all_scopes
 from leadengine.services import api_key_create, api_key_revoke
 from tests.factories import WorkspaceFactory
 
@@ -111,3 +114,42 @@ def test_an_api_key_user_sees_only_its_workspace():
     _api_key, full_key = api_key_create(workspace=workspace, name="API")
     user, _auth = authenticate(f"Bearer {full_key}")
     assert list(Workspace.objects.for_user(user)) == [workspace]
+
+
+def test_create_api_key_command_without_scope_gives_full_access_as_before(capsys):
+    WorkspaceFactory(slug="acme")
+
+    call_command("create_api_key", "acme")
+
+    assert ApiKey.objects.get().scopes == ["webhooks:receive", "api:read", "api:write", "api:manage"]
+
+
+def test_create_api_key_command_with_scopes_gives_only_those(capsys):
+    WorkspaceFactory(slug="acme")
+
+    call_command("create_api_key", "acme", "--scope", "api:read", "--scope", "webhooks:receive")
+
+    assert ApiKey.objects.get().scopes == ["webhooks:receive", "api:read"]
+
+
+def test_keys_that_existed_before_scopes_keep_full_access():
+    migration = importlib.import_module("leadengine.migrations.0004_apikey_scopes")
+    old_key, _full_key = api_key_create(workspace=WorkspaceFactory(), name="Old", scopes=["webhooks:receive"])
+
+    migration.grant_existing_keys_full_access(django_apps, schema_editor=None)
+
+    old_key.refresh_from_db()
+    assert old_key.scopes == all_scopes()
+    assert all_scopes() == migration.FULL_ACCESS  # the frozen list still names every scope
+
+
+def test_a_key_is_receive_only_unless_given_more_scopes():
+    api_key, _full_key = api_key_create(workspace=WorkspaceFactory(), name="Zapier")
+
+    assert api_key.scopes == ["webhooks:receive"]
+
+
+@pytest.mark.parametrize("scopes", [[], ["api:everything"], "api:read"])
+def test_a_key_with_no_or_unknown_scopes_is_refused(scopes):
+    with pytest.raises(ValidationError):
+        api_key_create(workspace=WorkspaceFactory(), name="Bad", scopes=scopes)

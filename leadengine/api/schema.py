@@ -1,13 +1,28 @@
 """What the OpenAPI schema says beyond what drf-spectacular infers.
 
 Imported by `config/api_urls.py` so the extension below is registered before any schema
-is generated.
+is generated; `ScopedAutoSchema` is the REST framework's DEFAULT_SCHEMA_CLASS.
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
+
+from leadengine.models import ApiKeyScope
+
+from .permissions import ApiKeyHasScope, required_scope
+
+SCOPES_DESCRIPTION = (
+    "A workspace API key: `Authorization: Bearer <key>` (the scheme name in any case, one space). "
+    "A key holds one or more scopes; a request its key lacks the scope for is a 403 "
+    "`permission_denied` naming the scope. "
+    + " ".join(f"`{scope.value}`: {scope.label}." for scope in ApiKeyScope)
+    + " Webhooks (`webhooks/outbound`, `webhooks/inbound`) and `api-keys` need `api:manage` for "
+    "every method, reading included; every other resource needs `api:read` for GET/HEAD/OPTIONS "
+    "and `api:write` otherwise. Each operation names its scope in `x-required-scope`. "
+    "A signed-in session is not scoped."
+)
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -18,7 +33,36 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "apiKey"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "A workspace API key."}
+        return {"type": "http", "scheme": "bearer", "description": SCOPES_DESCRIPTION}
+
+
+class ScopedAutoSchema(AutoSchema):
+    """drf-spectacular's schema plus the API key scope each operation needs, as the
+    `x-required-scope` extension and a line of its description.
+
+    OpenAPI 3.0 lists scopes in security requirements only for OAuth2/OpenID schemes, so an
+    extension is the honest place for a bearer key's scope.
+    """
+
+    def operation_scope(self):
+        if any(isinstance(permission, ApiKeyHasScope) for permission in self.view.get_permissions()):
+            return required_scope(self.view, self.method)
+        return getattr(self.view, "api_key_scope", None)  # views that check it themselves
+
+    def get_description(self):
+        description = super().get_description()
+        scope = self.operation_scope()
+        if scope is None:
+            return description
+        note = f"API key scope: `{scope}`."
+        return f"{description}\n\n{note}" if description else note
+
+    def get_extensions(self):
+        extensions = super().get_extensions()
+        scope = self.operation_scope()
+        if scope is not None:
+            extensions = {**extensions, "x-required-scope": str(scope)}
+        return extensions
 
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
@@ -36,7 +80,7 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 )
 
 
-class IdempotencyKeyAutoSchema(AutoSchema):
+class IdempotencyKeyAutoSchema(ScopedAutoSchema):
     """Lists the optional `Idempotency-Key` header on every POST of a viewset that honours it
     (`leadengine.api.idempotency.IdempotencyKeyMixin`)."""
 

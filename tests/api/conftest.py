@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from leadengine.models import all_scopes
 from leadengine.services import api_key_create
 from tests.factories import WorkspaceFactory, operator_of
 from webhooks.outbound.receiver import WebhookReceiver
@@ -51,8 +52,8 @@ def bearer(full_key):
 
 @pytest.fixture
 def api_key(workspace):
-    """(ApiKey, full key) of `workspace`."""
-    return api_key_create(workspace=workspace, name="Integration")
+    """(ApiKey, full key) of `workspace`, holding every scope (a key as powerful as a member)."""
+    return api_key_create(workspace=workspace, name="Integration", scopes=all_scopes())
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def test_an_api_key_is_throttled_on_its_own_budget(key_client, workspace, settin
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"user": "1/minute", "anon": "1/minute"},
     }
-    other_key = bearer(api_key_create(workspace=workspace, name="Other")[1])
+    other_key = bearer(api_key_create(workspace=workspace, name="Other", scopes=["api:read"])[1])
 
     first, second = key_client.get("/api/v1/campaigns/"), key_client.get("/api/v1/campaigns/")
 

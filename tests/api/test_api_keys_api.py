@@ -13,7 +13,7 @@ URL = "/api/v1/api-keys/"
 
 
 def test_create_returns_the_full_key_once_and_it_authenticates(key_api, workspace):
-    response = key_api.post(URL, {"name": "Zapier"}, format="json")
+    response = key_api.post(URL, {"name": "Zapier", "scopes": ["api:read"]}, format="json")
 
     assert response.status_code == 201, response.json()
     assert response["Cache-Control"] == "no-store"
@@ -31,7 +31,7 @@ def test_create_returns_the_full_key_once_and_it_authenticates(key_api, workspac
 
 
 def test_the_full_key_never_appears_again(key_api, api_key):
-    full_key = key_api.post(URL, {"name": "Zapier"}, format="json").json()["key"]
+    full_key = key_api.post(URL, {"name": "Zapier", "scopes": ["api:manage"]}, format="json").json()["key"]
     created_id = ApiKey.objects.get(name="Zapier").pk
     with_new_key = bearer(full_key)
 

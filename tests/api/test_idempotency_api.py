@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from leadengine.idempotency import idempotency_request_hash
-from leadengine.models import ApiKey, IdempotencyRecord
+from leadengine.models import ApiKey, ApiKeyScope, IdempotencyRecord
 from leadengine.services import api_key_create
 from leads.models import Lead
 from tests.factories import IdempotencyRecordFactory
@@ -77,7 +77,7 @@ def test_a_key_over_255_characters_is_400(key_api):
 
 
 def test_the_same_key_of_another_api_key_is_a_different_scope(key_api, workspace):
-    _other, other_secret = api_key_create(workspace=workspace, name="Other")
+    _other, other_secret = api_key_create(workspace=workspace, name="Other", scopes=list(ApiKeyScope.values))
     post(key_api, LEADS, {"name": "Ada"}, "k")
 
     other = post(bearer(other_secret), LEADS, {"name": "Ada"}, "k")

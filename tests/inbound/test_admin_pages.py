@@ -34,7 +34,8 @@ def mapping_rows(*rows):
 
 def test_api_key_is_shown_once_after_creation_then_never_again(operator_client, workspace):
     response = operator_client.post(
-        reverse("admin:leadengine_apikey_add"), {"workspace": workspace.pk, "name": "Zapier"}
+        reverse("admin:leadengine_apikey_add"),
+        {"workspace": workspace.pk, "name": "Zapier", "scopes": ["webhooks:receive"]},
     )
 
     assert response.status_code == 200
@@ -58,7 +59,10 @@ def test_api_keys_page_is_listed_under_settings(operator_client):
 
 
 def test_revoke_button_revokes_and_the_key_then_gets_401(operator_client, workspace):
-    operator_client.post(reverse("admin:leadengine_apikey_add"), {"workspace": workspace.pk, "name": "Z"})
+    operator_client.post(
+        reverse("admin:leadengine_apikey_add"),
+        {"workspace": workspace.pk, "name": "Z", "scopes": ["webhooks:receive"]},
+    )
     api_key = ApiKey.objects.get()
     change = operator_client.get(reverse("admin:leadengine_apikey_change", args=[api_key.pk]))
     revoke_url = reverse("admin:leadengine_apikey_revoke", args=[api_key.pk])
@@ -321,3 +325,28 @@ def test_strict_switch_is_on_the_webhook_form(operator_client, workspace):
     assert response.status_code == 302, response.context["adminform"].form.errors
     webhook.refresh_from_db()
     assert webhook.strict is True
+
+
+def test_the_api_key_form_starts_receive_only_and_says_why(operator_client):
+    response = operator_client.get(reverse("admin:leadengine_apikey_add"))
+
+    form = response.context["adminform"].form
+    assert form["scopes"].value() == ["webhooks:receive"]
+    assert b"a form vendor or Zapier only needs Receive" in response.content
+
+
+def test_a_key_added_in_the_admin_gets_the_ticked_scopes_only(operator_client, workspace):
+    operator_client.post(
+        reverse("admin:leadengine_apikey_add"),
+        {"workspace": workspace.pk, "name": "Script", "scopes": ["api:write", "api:read"]},
+    )
+
+    assert ApiKey.objects.get().scopes == ["api:read", "api:write"]
+
+
+def test_the_webhook_url_panel_says_to_use_a_receive_key(operator_client, workspace):
+    webhook = make_webhook(workspace)
+
+    response = operator_client.get(reverse("admin:inbound_inboundwebhook_change", args=[webhook.pk]))
+
+    assert b"an API key with the Receive scope" in response.content

@@ -163,8 +163,9 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             '<input type="text" readonly id="webhook-url" value="{}" size="80" '
             'style="font-family: monospace"> '
             '<button type="button" class="button" data-copy-target="webhook-url">Copy</button>'
-            '<div class="help">POST leads here with <code>Authorization: Bearer &lt;API key&gt;</code> '
-            '(<a href="{}">API keys</a>).</div>',
+            '<div class="help">POST leads here with <code>Authorization: Bearer &lt;API key&gt;</code>, '
+            "using an API key with the Receive scope (<code>webhooks:receive</code>) and nothing more: "
+            '<a href="{}">API keys</a>.</div>',
             obj.url,
             reverse("admin:leadengine_apikey_changelist"),
         )

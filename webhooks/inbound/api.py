@@ -6,6 +6,7 @@ from rest_framework import mixins, serializers, viewsets
 from leadengine.api.filters import IdFilter, WorkspaceFilterSet
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
 from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
+from leadengine.models import ApiKeyScope
 from leads.models import CustomField, List
 
 from .models import FieldMapping, InboundRequest, InboundWebhook, mapping_errors
@@ -30,7 +31,8 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
     """A Receive Data webhook: its public URL, dedupe rule, target list and mapping rows."""
 
     url = serializers.CharField(
-        read_only=True, help_text="POST leads here (Authorization: Bearer <API key>)."
+        read_only=True,
+        help_text="POST leads here (Authorization: Bearer <API key with the webhooks:receive scope>).",
     )
     target_list = WorkspaceRelatedField(
         queryset=List.objects.all(),
@@ -119,6 +121,7 @@ class InboundWebhookViewSet(WorkspaceScopedViewSet):
 
     queryset = InboundWebhook.objects.select_related("workspace").prefetch_related("mappings")
     serializer_class = InboundWebhookSerializer
+    api_key_scope = ApiKeyScope.API_MANAGE  # public URLs and mappings: configuration
 
 
 # --- Request log -----------------------------------------------------------------------

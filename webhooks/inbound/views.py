@@ -10,6 +10,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from leadengine.api.schema import IDEMPOTENCY_KEY_PARAMETER
 from leadengine.authentication import ApiKeyAuthentication
+from leadengine.models import ApiKeyScope
 
 from .body import read_body
 from .receive import inbound_receive
@@ -80,6 +81,7 @@ def _error(description):
             ),
             400: _error("Empty body or malformed JSON/form; an Idempotency-Key over 255 characters."),
             401: _error("Missing, malformed, revoked or other-workspace API key."),
+            403: _error("An API key of this workspace without the webhooks:receive scope."),
             404: _error("Unknown or inactive webhook id."),
             413: _error("Body over 1 MiB or batch over 1,000 records."),
             409: _error("A request with this Idempotency-Key is still being processed."),
@@ -97,6 +99,7 @@ class InboundWebhookView(APIView):
     # webhook's own strategy (`InboundWebhook.sender_auth()`) runs in inbound_receive, after
     # the unknown-id check and with the raw body at hand.
     authentication_classes = [ApiKeyAuthentication]
+    api_key_scope = ApiKeyScope.WEBHOOKS_RECEIVE  # for the schema; BearerKeyAuth checks it
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
     permission_classes = []

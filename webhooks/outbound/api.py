@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from leadengine.api.filters import AwareDateTimeFilter, BooleanChoiceFilter, IdFilter, WorkspaceFilterSet
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
 from leadengine.api.viewsets import NO_STORE, WorkspaceScopedMixin, WorkspaceScopedViewSet
+from leadengine.models import ApiKeyScope
 from leads.models import Campaign, LeadStatus, List
 
 from . import services
@@ -179,6 +180,7 @@ class OutboundWebhookViewSet(WorkspaceScopedViewSet):
 
     queryset = OutboundWebhook.objects.all()
     serializer_class = OutboundWebhookSerializer
+    api_key_scope = ApiKeyScope.API_MANAGE  # destinations, secrets, Send Test: configuration
 
     def get_queryset(self):
         return (
