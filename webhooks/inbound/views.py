@@ -83,6 +83,7 @@ def _error(description):
             415: _error("Unsupported content type."),
             422: _error("A record failed validation; names the field and path."),
             429: _error("Rate limit of this webhook exceeded; see Retry-After."),
+            503: _error("The record kept conflicting with concurrent writes; retry after Retry-After."),
         },
     )
 )
