@@ -8,3 +8,9 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("webhooks/", include("webhooks.inbound.urls")),
 ]
+
+# JSON under /api/ and /webhooks/, Django's HTML pages elsewhere (config/errors.py).
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"

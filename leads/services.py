@@ -1,7 +1,7 @@
 import hashlib
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .catalogue import DEFAULT_FIELDS_BY_KEY
@@ -53,6 +53,12 @@ class LeadUpsertError(ValueError):
         self.message = message
 
 
+class LeadUpsertConflict(Exception):
+    """A record that lost a race with a concurrent writer (deadlock, serialization failure, a
+    unique value taken in between). Its savepoint has been rolled back: retrying it once the
+    other transaction has ended is safe."""
+
+
 @dataclass(frozen=True)
 class LeadUpsertResult:
     lead: Lead
@@ -73,48 +79,104 @@ def lead_upsert(*, workspace, dedupe_field, values, custom_values=None, target_l
     created when missing (senders name them; asking operators to pre-create every one
     would drop data). A `lead_status` goes through `lead_set_status`.
 
-    Concurrency: requests for one dedupe value are serialized by a transaction-scoped
-    advisory lock on PostgreSQL (so dedupe fields without a unique constraint are safe too),
-    by SQLite's single writer on the embedded default, and for `business_email` by the
-    partial unique constraint as the last word.
+    Concurrency (PostgreSQL): the record's advisory locks (`leads_lock`) are taken in key
+    order before its row lock; the partial unique constraint on `business_email` is the last
+    word. SQLite's single writer (BEGIN IMMEDIATE) serializes writers on the embedded default.
+    A race lost anyway raises `LeadUpsertConflict` with the record rolled back.
     """
     custom_values = custom_values or {}
-    dedupe_value = (
-        custom_values.get(dedupe_field) if dedupe_field in custom_values else values.get(dedupe_field)
-    )
+    dedupe_value = _dedupe_value(dedupe_field, values, custom_values)
     if dedupe_value in (None, "", []):
         raise LeadUpsertError(dedupe_field, f"No value for the dedupe field {dedupe_field}.")
-    with transaction.atomic():
-        _lock_dedupe_value(workspace.pk, dedupe_field, dedupe_value)
-        matching = leads_matching(workspace=workspace, field=dedupe_field, value=dedupe_value)
+    try:
+        with transaction.atomic():
+            return _upsert(workspace, dedupe_field, dedupe_value, values, custom_values, target_list, actor)
+    except (OperationalError, IntegrityError) as exc:
+        # Deadlock, serialization failure, lock timeout, SQLite's "database is locked", or a
+        # unique value taken by a writer the locks didn't cover: transient, not the record's fault.
+        raise LeadUpsertConflict(f"The record conflicted with a concurrent write: {exc}".strip()) from exc
+
+
+def _upsert(workspace, dedupe_field, dedupe_value, values, custom_values, target_list, actor):
+    _advisory_lock(_lock_keys(workspace.pk, dedupe_field, values, custom_values))
+    matching = leads_matching(workspace=workspace, field=dedupe_field, value=dedupe_value)
+    lead = matching.select_for_update().first()
+    created = lead is None
+    try:
+        with transaction.atomic():
+            lead = _save_values(lead or Lead(workspace=workspace), values, custom_values)
+    except IntegrityError:
+        if not (created and dedupe_field == "business_email"):
+            # Deduping on another field, the record's business email belongs to a
+            # different lead of the workspace: two leads can't share it.
+            raise LeadUpsertError(
+                "business_email", "Another lead in this workspace already has this business email."
+            ) from None
+        # Lost a race the lock didn't cover: the other writer's lead is the one to update.
         lead = matching.select_for_update().first()
-        created = lead is None
-        try:
-            with transaction.atomic():
-                lead = _save_values(lead or Lead(workspace=workspace), values, custom_values)
-        except IntegrityError:
-            if not (created and dedupe_field == "business_email"):
-                # Deduping on another field, the record's business email belongs to a
-                # different lead of the workspace: two leads can't share it.
-                raise LeadUpsertError(
-                    "business_email", "Another lead in this workspace already has this business email."
-                ) from None
-            # Lost a race the lock didn't cover: the other writer's lead is the one to update.
-            created = False
-            lead = _save_values(matching.select_for_update().get(), values, custom_values)
-        _add_related(lead, workspace, values, target_list)
-        status_event = None
-        if values.get("lead_status"):
-            status_event = lead_set_status(lead=lead, status=values["lead_status"], actor=actor)
+        if lead is None:
+            raise  # not that race (or its lead is gone already): a conflict, retried by the caller
+        created = False
+        lead = _save_values(lead, values, custom_values)
+    _add_related(lead, workspace, values, target_list)
+    status_event = None
+    if values.get("lead_status"):
+        status_event = lead_set_status(lead=lead, status=values["lead_status"], actor=actor)
     return LeadUpsertResult(lead=lead, created=created, status_event=status_event)
 
 
-def _lock_dedupe_value(workspace_id, field, value):
+def leads_lock(*, workspace, dedupe_field, records):
+    """Take every lock that upserting `records` ((values, custom_values) pairs) will need, in
+    one global order, so writers holding several (a batch in one transaction) never wait on
+    each other in a cycle: first the advisory locks of every unique value the records touch
+    (their dedupe values and business emails) in key order, then the rows of the leads their
+    dedupe values match, in id order. Transaction-scoped: call it in the transaction that
+    writes. No-op on SQLite, whose writers already take turns (BEGIN IMMEDIATE)."""
     if connection.vendor != "postgresql":
-        return  # SQLite: BEGIN IMMEDIATE already makes writers take turns
+        return
+    keys, dedupe_values = set(), []
+    for values, custom_values in records:
+        keys.update(_lock_keys(workspace.pk, dedupe_field, values, custom_values))
+        value = _dedupe_value(dedupe_field, values, custom_values)
+        if value is not None and not isinstance(value, list | dict):  # lists: advisory lock only
+            dedupe_values.append(value)
+    _advisory_lock(keys)
+    if dedupe_values:
+        lookup = dedupe_field if dedupe_field in DEFAULT_FIELDS_BY_KEY else f"custom_fields__{dedupe_field}"
+        rows = Lead.objects.filter(workspace=workspace, **{f"{lookup}__in": dedupe_values})
+        list(rows.order_by("id").select_for_update().values_list("id", flat=True))
+
+
+def _dedupe_value(dedupe_field, values, custom_values):
+    return custom_values.get(dedupe_field) if dedupe_field in custom_values else values.get(dedupe_field)
+
+
+def _lock_keys(workspace_id, dedupe_field, values, custom_values):
+    """The advisory lock keys of the unique values a record touches: its dedupe value and
+    its business email (the one unique column); a custom dedupe value is unique by use."""
+    touched = [
+        (dedupe_field, _dedupe_value(dedupe_field, values, custom_values)),
+        ("business_email", values.get("business_email")),
+    ]
+    return {_lock_key(workspace_id, field, value) for field, value in touched if value not in (None, "", [])}
+
+
+def _lock_key(workspace_id, field, value):
     digest = hashlib.blake2b(f"{workspace_id}\x1f{field}\x1f{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _advisory_lock(keys):
+    """Transaction-scoped advisory locks on `keys`, taken in ascending order (the global
+    order: two writers wanting overlapping sets never each hold what the other waits for)."""
+    if connection.vendor != "postgresql" or not keys:
+        return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(key)"
+            " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(key, n) ORDER BY n",
+            [sorted(keys)],
+        )
 
 
 def leads_matching(*, workspace, field, value):

@@ -3,13 +3,14 @@
     {"error": {"code": "invalid", "message": "...", "fields": {"lead_status": ["..."]}}}
 
 `code` is DRF's machine-readable code (`invalid`, `not_found`, `not_authenticated`,
-`permission_denied`, `throttled`, `method_not_allowed`, `conflict`, ...); `fields` names
-every invalid field of the request body or query (empty for other errors).
+`permission_denied`, `throttled`, `method_not_allowed`, `conflict`, `unavailable`,
+`server_error`, ...); `fields` names every invalid field of the request body or query (empty
+for other errors). Unexpected exceptions get the same body from `config.errors.server_error`.
 """
 
 import logging
 
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
@@ -22,15 +23,28 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class Unavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database could not complete the request (busy or unreachable); retry it."
+    default_code = "unavailable"
+    retry_after_seconds = 1
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, IntegrityError):
         # Validation checks uniqueness first; this is the race two concurrent writes can
         # still lose. The transaction has rolled back, so a retry is safe.
         logger.warning("API write lost a uniqueness race: %s", exc)
         exc = Conflict()
+    elif isinstance(exc, OperationalError):
+        # A deadlock, serialization failure or lost connection: rolled back, retryable.
+        logger.warning("API request failed in the database: %s", exc)
+        exc = Unavailable()
     response = exception_handler(exc, context)
     if response is not None:
         response.data = {"error": error_body(exc, response.data)}
+        if isinstance(exc, Unavailable):
+            response["Retry-After"] = str(exc.retry_after_seconds)
     return response
 
 
@@ -40,7 +54,12 @@ def error_body(exc, data):
         return {"code": "invalid", "message": _invalid_message(fields), "fields": fields}
     detail = data.get("detail", "") if isinstance(data, dict) else ""
     code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
-    return {"code": code, "message": str(detail), "fields": {}}
+    return api_error_body(code, str(detail))
+
+
+def api_error_body(code, message, fields=None):
+    """The inside of `{"error": ...}`, also for answers DRF doesn't give (the 500 page)."""
+    return {"code": code, "message": message, "fields": fields or {}}
 
 
 def _invalid_message(fields):

@@ -32,6 +32,8 @@ def find_caller_workspace(request, reference):
     """
     workspaces = Workspace.objects.for_user(request.user)
     reference = str(reference).strip()
+    if "\x00" in reference:
+        return None  # no slug holds NUL, and PostgreSQL refuses it in a query (a 500, not a 400)
     found = workspaces.filter(slug=reference).first()
     if found is None and DECIMAL_ID.fullmatch(reference):
         found = workspaces.filter(id=int(reference)).first()

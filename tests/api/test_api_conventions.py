@@ -3,7 +3,7 @@
 import pytest
 import yaml
 from django.core.management import call_command
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from rest_framework.test import APIClient
 
 from leadengine.api.errors import api_exception_handler
@@ -55,6 +55,14 @@ def test_a_lost_uniqueness_race_is_a_409_the_caller_can_retry():
 
     assert response.status_code == 409
     assert response.data["error"]["code"] == "conflict"
+
+
+def test_a_deadlock_or_lost_database_is_a_503_with_retry_after():
+    response = api_exception_handler(OperationalError("deadlock detected"), {})
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.data["error"]["code"] == "unavailable"
 
 
 def test_lists_are_paginated_with_a_page_size_capped_at_200(api, workspace):

@@ -302,3 +302,10 @@ def test_a_foreign_inbound_request_body_is_never_shown(api, other_workspace):
 
     assert "secret@example.com" not in listed.content.decode() + detail.content.decode()
     assert detail.status_code == 404
+
+
+def test_a_workspace_reference_holding_nul_is_a_400_not_a_database_error(api):
+    response = api.post("/api/v1/campaigns/", {"name": "N", "workspace": "\x00/"}, format="json")
+
+    assert response.status_code == 400
+    assert "workspace" in response.json()["error"]["fields"]

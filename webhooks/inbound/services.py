@@ -2,18 +2,28 @@
 
 import json
 import logging
+import random
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db import DataError, transaction
+from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from leads.coercion import CoercionError, coerce_custom, coerce_default
-from leads.services import LeadUpsertError, lead_upsert, leads_matching
+from leads.services import LeadUpsertConflict, LeadUpsertError, lead_upsert, leads_lock, leads_matching
 
 from . import mapping
+from .errors import InboundError
 from .models import SUGGESTED_MAPPINGS, FieldMapping, InboundRequest, InboundWebhook, mapping_errors
 
 logger = logging.getLogger(__name__)
+
+# A record that loses a race (deadlock, serialization failure, unique value taken) is tried
+# this many times in all, a short jittered pause apart, before it is answered 503.
+CONFLICT_ATTEMPTS = 3
+CONFLICT_PAUSE_SECONDS = 0.05  # times the attempt number, plus up to as much again at random
+CONFLICT_RETRY_AFTER_SECONDS = 1
 
 
 @dataclass
@@ -132,6 +142,9 @@ def record_save(*, context, record, actor=None):
     except DataError as exc:  # a value the database refused despite coercion
         record.errors.append(_error(None, None, f"The database refused a value: {exc}".strip()))
         return 422, _failure(record)
+    except LeadUpsertConflict as exc:
+        logger.warning("Inbound record conflicted with a concurrent write: %s", exc)
+        return 503, _conflict()
     body = {
         "lead_id": result.lead.pk,
         "created": result.created,
@@ -151,33 +164,41 @@ def _failure(record):
     }
 
 
+def _conflict():
+    return {
+        "detail": "The record conflicted with concurrent writes and was not saved; retry it.",
+        "code": "conflict",
+        "retryable": True,
+    }
+
+
 def _dedupe_sort_key(context, record):
     value = record.value_of(context.webhook.dedupe_field)
     return str(value) if value is not None else ""
 
 
 def records_process(*, webhook, document, actor=None):
-    """Process an object (one lead) or a list of objects (batch): (status, body, record list)."""
+    """Process an object (one lead) or a list of objects (batch): (status, body, record list).
+    A single record that still conflicts after its retries is an `InboundError` 503 with
+    `Retry-After`; in a batch it is that record's result, and the others are saved."""
     context = MappingContext.load(webhook)
     if isinstance(document, dict):
         record = record_prepare(context=context, document=document)
-        status, body = record_save(context=context, record=record, actor=actor)
+        [(status, body)] = records_save(context=context, records=[record], actor=actor)
+        if status == 503:
+            retry_after = {"Retry-After": str(CONFLICT_RETRY_AFTER_SECONDS)}
+            raise InboundError(
+                503, body["code"], body["detail"], fields={"retryable": True}, headers=retry_after
+            )
         body.update(missing_paths=record.missing_paths, unmapped_keys=record.unmapped_keys)
         return status, body, [record]
     records = [record_prepare(context=context, document=item) for item in document]
-    results = [None] * len(records)
-    # One transaction for the batch, so it pays one commit instead of one per record; each
-    # record stays atomic in a savepoint of its own (lead_upsert). Records are saved in
-    # dedupe-value order (stable: a later duplicate still wins) so overlapping batches take
-    # their locks in the same order and cannot deadlock.
-    with transaction.atomic():
-        for index in sorted(range(len(records)), key=lambda i: _dedupe_sort_key(context, records[i])):
-            status, body = record_save(context=context, record=records[index], actor=actor)
-            results[index] = {"index": index, "status": status, **body}
+    saved = records_save(context=context, records=records, actor=actor)
+    results = [{"index": index, "status": status, **body} for index, (status, body) in enumerate(saved)]
     summary = {
         "created": sum(result["status"] == 201 for result in results),
         "updated": sum(result["status"] == 200 for result in results),
-        "failed": sum(result["status"] == 422 for result in results),
+        "failed": sum(result["status"] >= 400 for result in results),
     }
     return 200, {**summary, "results": results}, records
 
@@ -189,6 +210,57 @@ def records_warnings(records, *, batch):
     return [
         {"index": index, **warning} for index, record in enumerate(records) for warning in record.warnings
     ]
+
+
+def records_save(*, context, records, actor=None):
+    """Save prepared records: one (status, body) per record, in their order.
+
+    Records are saved in runs. A run is one transaction (one commit for a whole batch, not
+    one per record) that first takes the locks of every record left (`leads_lock`: advisory
+    locks in key order, then lead rows in id order; the global order that keeps two batches
+    from deadlocking), then saves them in dedupe-value order (stable: a later duplicate still
+    wins), each in a savepoint of its own. A record that loses a race anyway ends the run:
+    the records before it are committed, which releases what the other writer waits for,
+    and after a short jittered pause the next run starts with it. After CONFLICT_ATTEMPTS
+    tries it is answered 503 (retryable) and the others go on.
+    """
+    outcomes = [None] * len(records)
+    pending = sorted(range(len(records)), key=lambda index: _dedupe_sort_key(context, records[index]))
+    attempts = Counter()
+    while pending:
+        try:
+            pending = _records_save_run(context, records, pending, outcomes, attempts, actor)
+        except (OperationalError, IntegrityError) as exc:
+            # Taking the run's locks failed (a writer outside the lock order); nothing of
+            # this run was saved. Counted against the first record left, so this ends too.
+            logger.warning("Inbound batch could not take its locks: %s", exc)
+            attempts[pending[0]] += 1
+            if attempts[pending[0]] >= CONFLICT_ATTEMPTS:
+                outcomes[pending[0]] = (503, _conflict())
+                pending = pending[1:]
+        if pending and attempts[pending[0]]:
+            pause = CONFLICT_PAUSE_SECONDS * attempts[pending[0]]
+            time.sleep(pause + random.uniform(0, pause))
+    return outcomes
+
+
+def _records_save_run(context, records, pending, outcomes, attempts, actor):
+    """Save `pending` records in one transaction; returns those left for the next run."""
+    webhook = context.webhook
+    with transaction.atomic():
+        leads_lock(
+            workspace=webhook.workspace,
+            dedupe_field=webhook.dedupe_field,
+            records=[(records[index].values, records[index].custom_values) for index in pending],
+        )
+        for position, index in enumerate(pending):
+            status, body = record_save(context=context, record=records[index], actor=actor)
+            if status == 503:
+                attempts[index] += 1
+                if attempts[index] < CONFLICT_ATTEMPTS:
+                    return pending[position:]  # commit what is saved; retry from this record
+            outcomes[index] = (status, body)
+    return []
 
 
 def lead_preview(*, webhook, document):

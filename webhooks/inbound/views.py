@@ -91,6 +91,7 @@ def _error(description):
                 "was used with a different body (`idempotency_key_reused`)."
             ),
             429: _error("Rate limit of this webhook exceeded; see Retry-After."),
+            503: _error("The record kept conflicting with concurrent writes; retry after Retry-After."),
         },
     )
 )

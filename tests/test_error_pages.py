@@ -1,0 +1,65 @@
+"""The server's own error pages: JSON for the programs calling /api/ and /webhooks/, HTML
+for people in the admin."""
+
+import pytest
+from django.test import Client
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.error_urls")]
+
+
+@pytest.fixture
+def client():
+    client = Client()
+    client.raise_request_exception = False  # answer as in production: through handler500
+    return client
+
+
+def test_an_unexpected_exception_under_api_is_a_json_500_in_the_api_error_shape(client):
+    response = client.get("/api/v1/broken/")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "error": {"code": "server_error", "message": response.json()["error"]["message"], "fields": {}}
+    }
+
+
+def test_an_unexpected_exception_under_webhooks_is_a_json_500_in_the_inbound_error_shape(client):
+    response = client.post("/webhooks/broken/now", data={}, content_type="application/json")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "server_error"
+    assert response.json()["detail"]
+
+
+def test_an_unexpected_exception_in_the_admin_is_django_html_500(client):
+    response = client.get("/admin/broken/")
+
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("text/html")
+    assert b"Server Error (500)" in response.content
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/api/v1/no-such-resource/",
+            {"error": {"code": "not_found", "message": "Not found.", "fields": {}}},
+        ),
+        ("/webhooks/a/b/c", {"code": "not_found", "detail": "Not found."}),
+    ],
+)
+def test_an_unrouted_path_under_api_or_webhooks_is_a_json_404(client, path, body):
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response.json() == body
+
+
+def test_an_unrouted_path_elsewhere_is_django_html_404(client):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
