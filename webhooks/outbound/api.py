@@ -90,7 +90,8 @@ class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
         ]
         extra_kwargs = {
             "url": {
-                "help_text": "http(s) destination; must resolve to a public address.",
+                "help_text": "http(s) destination; a host that resolves must resolve to a public "
+                "address. One that doesn't resolve yet is accepted: every attempt checks it.",
             },
             "is_active": {"help_text": "Pause or resume; re-activating clears disabled_reason."},
             "consecutive_failures": {
