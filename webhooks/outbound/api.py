@@ -107,7 +107,7 @@ class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
     def validate_statuses(self, value):
         return list(dict.fromkeys(value))  # a status named twice is the same filter
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_last_delivery_at(self, webhook):
         """When the newest delivery (test or real) was created; null before the first."""
         return getattr(webhook, "last_delivery_at", None)
