@@ -5,6 +5,7 @@ a viewset deriving `leadengine.api.viewsets.WorkspaceScopedViewSet`, and one lin
 """
 
 from django.urls import include, path
+from drf_spectacular.renderers import OpenApiJsonRenderer2
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -32,9 +33,25 @@ router.register("deliveries", DeliveryViewSet, basename="delivery")
 router.register("inbound-requests", InboundRequestViewSet, basename="inbound-request")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema: YAML for tools (and `?format=json`), as before; JSON for a browser.
+
+    A browser asks for text/html and would be given YAML under a type it downloads instead of
+    showing; `application/json` it displays.
+    """
+
+    def perform_content_negotiation(self, request, force=False):
+        accept = request.headers.get("Accept", "")
+        if "format" not in request.query_params and "text/html" in accept:
+            renderer = OpenApiJsonRenderer2()
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+
 urlpatterns = [
     path("v1/", include(router.urls)),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("auth/", include("rest_framework.urls")),

@@ -114,3 +114,6 @@ DEFAULT_FIELD_KEYS = frozenset(DEFAULT_FIELDS_BY_KEY)
 # The fields an inbound mapping may write, and those that can dedupe inbound records.
 WRITABLE_FIELD_KEYS = tuple(spec.key for spec in DEFAULT_FIELDS if spec.writable)
 DEDUPE_FIELD_KEYS = tuple(spec.key for spec in DEFAULT_FIELDS if spec.dedupe)
+# Default fields the help article's payload sample (§2.3) names differently: the personal
+# email is `email` there. A custom field may not take such a key either.
+PAYLOAD_KEYS = {"personal_email": "email"}

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from leadengine.models import Workspace
 
-from .catalogue import DEFAULT_FIELD_KEYS, DEFAULT_FIELDS_BY_KEY, FieldType
+from .catalogue import DEFAULT_FIELD_KEYS, DEFAULT_FIELDS_BY_KEY, PAYLOAD_KEYS, FieldType
 
 
 def normalize_email(value):
@@ -99,7 +99,7 @@ def validate_custom_field_key(value):
     """A custom field key: a lower-case identifier that names no default field (leads store
     custom values under their key, next to the default fields)."""
     _custom_field_key_format(value)
-    if value in DEFAULT_FIELD_KEYS:
+    if value in DEFAULT_FIELD_KEYS or value in PAYLOAD_KEYS.values():
         raise ValidationError(f"“{value}” is a default LeadEngine field.", code="default_field")
 
 
@@ -390,18 +390,21 @@ class Message(models.Model):
         return self.subject or f"{self.get_type_display()} message"
 
     def as_thread_entry(self):
-        """The message as an outbound payload's `messages` entry: type, subject, body, from, to and
-        date always; angle, framework, test, tone, campaign_step, word_limit and campaign only
-        when they have a value."""
-        entry = {
+        """The message as an outbound payload's `messages` entry, shaped like the help article's
+        sample: type and date always; every other attribute (subject, body, from, to, angle,
+        framework, test, tone, campaign_step, word_limit, campaign) only when it has a value,
+        so receivers never see `"subject": ""` or a `from` with empty name and address."""
+
+        def party(name, address):
+            return {key: value for key, value in (("name", name), ("address", address)) if value} or None
+
+        attributes = {
             "type": self.type,
             "subject": self.subject,
             "body": self.body,
-            "from": {"name": self.from_name, "address": self.from_address},
-            "to": {"name": self.to_name, "address": self.to_address},
+            "from": party(self.from_name, self.from_address),
+            "to": party(self.to_name, self.to_address),
             "date": isoformat_utc(self.date),
-        }
-        optional = {
             "angle": self.angle,
             "framework": self.framework,
             "test": self.test,
@@ -411,5 +414,4 @@ class Message(models.Model):
             # Uses the select_related campaign when the caller joined it.
             "campaign": self.campaign.name if self.campaign_id else None,
         }
-        entry.update({key: value for key, value in optional.items() if value not in (None, "")})
-        return entry
+        return {key: value for key, value in attributes.items() if value not in (None, "")}

@@ -118,6 +118,13 @@ def test_custom_field_key_cannot_clash_with_a_default_field():
     assert "key" in error.value.message_dict
 
 
+def test_custom_field_key_cannot_take_the_payload_key_of_a_default_field():
+    field = CustomFieldFactory.build(key="email")  # the payload's key for personal_email
+    with pytest.raises(ValidationError) as error:
+        field.full_clean(exclude=["workspace"])
+    assert "key" in error.value.message_dict
+
+
 def test_message_thread_entry_has_the_article_shape_without_empty_attributes():
     message = MessageFactory(angle="Autogrow", campaign_step=1, word_limit=225)
     entry = message.as_thread_entry()

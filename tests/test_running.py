@@ -140,3 +140,23 @@ def _answers(url):
     except requests.ConnectionError:
         return False
     return True
+
+
+def test_the_inbound_url_base_follows_the_port_of_the_web_server():
+    result = run_manage(
+        "shell", "-c", "from django.conf import settings; print(settings.WEBHOOKS_BASE_URL)", PORT="8010"
+    )
+    assert result.stdout.splitlines()[-1] == "http://127.0.0.1:8010/webhooks", result.stderr
+
+
+def test_bin_run_console_is_quiet_and_its_worker_stops_cleanly_on_sigterm():
+    processes = dict(
+        line.split(":", 1)
+        for line in (PROJECT_DIR / "Procfile.dev").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert "--quiet" in processes["receiver"] and "--quiet" in processes["receiver500"]
+    for name in ("worker", "beat"):
+        assert "--loglevel WARNING" in processes[name]
+    # honcho SIGTERMs the process group: prefork children would die mid-task (ERROR lines)
+    assert "--pool threads" in processes["worker"]

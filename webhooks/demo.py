@@ -37,7 +37,8 @@ def local_receiver_webhook_ensure(*, workspace):
         name="Local receiver (demo)",
         defaults={
             "url": "http://127.0.0.1:8001/",
-            "description": "Run `python manage.py webhook_receiver --port 8001` to watch deliveries arrive.",
+            "description": "Points at the local receiver bin/run starts on port 8001: its console "
+            "prints one line per delivery as it arrives.",
         },
     )
     return webhook

@@ -266,3 +266,30 @@ def test_the_delivery_settings_are_editable_and_the_cap_is_bounded(operator_clie
     assert "less than or equal to 32" in refused.content.decode()
     assert saved.status_code == 302
     assert OutboundWebhook.objects.values_list("max_in_flight", "deliver_in_order").get() == (3, True)
+
+
+def test_a_trigger_whose_host_does_not_resolve_yet_is_saved_with_a_warning(
+    operator_client, workspace, stub_dns
+):
+    response = operator_client.post(
+        reverse("admin:outbound_outboundwebhook_add"),
+        form_data(workspace, "https://hooks.not-live-yet.example/1"),
+        follow=True,
+    )
+
+    assert OutboundWebhook.objects.get().url == "https://hooks.not-live-yet.example/1"
+    shown = [str(message) for message in response.context["messages"]]
+    assert any("does not resolve yet; deliveries will retry" in message for message in shown)
+
+
+def test_a_trigger_whose_host_resolves_is_saved_without_the_warning(operator_client, workspace, stub_dns):
+    stub_dns["hooks.live.example"] = ["93.184.216.34"]
+
+    response = operator_client.post(
+        reverse("admin:outbound_outboundwebhook_add"),
+        form_data(workspace, "https://hooks.live.example/1"),
+        follow=True,
+    )
+
+    assert OutboundWebhook.objects.exists()
+    assert not any("does not resolve" in str(message) for message in response.context["messages"])

@@ -16,7 +16,7 @@ from django.utils import timezone
 from leads.models import LeadStatus
 from leads.services import lead_set_status
 from tests.factories import LeadFactory
-from webhooks.outbound import dispatch, sender
+from webhooks.outbound import dispatch, sender, tasks
 from webhooks.outbound.models import BREAKER_THRESHOLD, Delivery
 from webhooks.outbound.receiver import Answer
 
@@ -208,3 +208,17 @@ def test_without_ordering_a_leads_events_may_be_in_flight_together(workspace, re
     sender.deliveries_deliver()
 
     assert meter.peak["*"] == 3
+
+
+def test_a_worker_shutting_down_stops_claiming_and_leaves_due_deliveries_for_the_next(
+    workspace, receiver, monkeypatch
+):
+    monkeypatch.setattr(sender, "_stop_claiming", threading.Event())
+    make_webhook(workspace, receiver.url)
+    change_status(LeadFactory.create_batch(3, workspace=workspace), LeadStatus.OPPORTUNITY)
+
+    tasks.stop_claiming_on_shutdown(sig="SIGTERM", how="Warm", exitcode=0)
+
+    assert sender.deliveries_deliver() == 0
+    assert receiver.requests == []
+    assert set(Delivery.objects.values_list("status", "attempt_count")) == {(Delivery.Status.PENDING, 0)}

@@ -88,6 +88,7 @@ def test_payload_has_exactly_the_article_keys_and_types(
     assert fields["tags"] == ["Prospect", "Cars"]
     assert fields["campaigns"] == ["My Super Performing Campaign"]
     assert fields["my_custom_number_field"] == 1
+    assert fields["email"] == "elon@gmail.com" and "personal_email" not in fields
     assert "unused_field" not in fields and "about" not in fields
     # Default fields first, then custom ones.
     assert payload["customFields"][-1]["key"] == "my_custom_number_field"

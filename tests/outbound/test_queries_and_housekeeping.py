@@ -132,3 +132,19 @@ def test_receiver_command_prints_requests_and_checks_signatures(capsys, settings
     output = capsys.readouterr().out
     assert "webhook-id: msg_x" in output and '"a": 1' in output
     assert output.count("signature: valid") == 1 and output.count("signature: INVALID") == 1
+
+
+def test_receiver_command_in_quiet_mode_prints_one_line_per_request(capsys, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+    secret = secret_generate()
+    printer = Command()._printer(secret, quiet=True)
+    body = b'{"event_type":"lead.status_updated","lead_id":7,"new_lead_status":"Opportunity"}'
+    with WebhookReceiver(on_request=printer) as server:
+        webhook_post(url=server.url, body=body, msg_id="msg_x", secrets=[secret])
+        webhook_post(url=server.url, body=b"not json", msg_id="msg_y", secrets=[secret])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert "lead.status_updated lead 7" in lines[0] and "→ Opportunity" in lines[0]
+    assert "msg_x" in lines[0] and "signature valid" in lines[0]
+    assert lines[1].startswith("POST / → 200, 8 bytes, webhook-id msg_y")

@@ -193,3 +193,36 @@ def test_a_private_address_is_still_allowed_for_local_testing(stub_dns):
     stub_dns["local.example"] = ["10.1.2.3"]
 
     assert destinations.destination_check("http://local.example/", allow_private=True) == "10.1.2.3"
+
+
+def test_a_host_that_does_not_resolve_yet_passes_the_save_time_check(stub_dns):
+    validate_destination_url("https://hooks.not-live-yet.example/endpoint")
+
+    assert stub_dns["lookups"] == ["hooks.not-live-yet.example"]
+
+
+def test_a_host_that_resolves_now_to_a_private_address_is_refused_at_save(stub_dns):
+    stub_dns["internal.example"] = ["10.1.2.3"]
+
+    with pytest.raises(ValidationError, match="not a public address"):
+        validate_destination_url("https://internal.example/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://hooks.example/", "https://user:pw@hooks.example/", "https:///x", "http://10.0.0.1/"],
+)
+def test_shape_and_literal_addresses_are_still_refused_at_save_without_dns(stub_dns, url):
+    with pytest.raises(ValidationError):
+        validate_destination_url(url)
+
+
+def test_a_saved_host_that_later_resolves_to_a_private_address_is_refused_on_the_attempt(stub_dns, receiver):
+    url = f"http://late.example:{receiver.port}/"
+    validate_destination_url(url)  # saved while its DNS wasn't live
+    stub_dns["late.example"] = ["127.0.0.1"]
+
+    result = webhook_post(url=url, body=b"{}", msg_id="m", secrets=[SECRET])
+
+    assert result.error_class == "DestinationRefused" and not result.retryable
+    assert receiver.requests == []

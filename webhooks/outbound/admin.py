@@ -17,7 +17,7 @@ from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm
 from leads.models import LeadStatus
 
 from . import services
-from .models import Delivery, OutboundWebhook, deliveries_failed_recently
+from .models import Delivery, OutboundWebhook, deliveries_failed_recently, destination_warning
 from .presentation import delivery_table, next_attempt_text, redeliver_button, status_badge_html
 from .retry import schedule_description
 
@@ -89,6 +89,11 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_health(timezone.now())
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if warning := destination_warning(obj.url):
+            self.message_user(request, warning, messages.WARNING)
 
     def response_post_save_add(self, request, obj):
         # Back to Settings ▸ Webhooks, where the operator came from, not the model list.

@@ -91,7 +91,8 @@ class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
         ]
         extra_kwargs = {
             "url": {
-                "help_text": "http(s) destination; must resolve to a public address.",
+                "help_text": "http(s) destination; a host that resolves must resolve to a public "
+                "address. One that doesn't resolve yet is accepted: every attempt checks it.",
             },
             "is_active": {"help_text": "Pause or resume; re-activating clears disabled_reason."},
             "consecutive_failures": {
@@ -107,7 +108,7 @@ class OutboundWebhookSerializer(WorkspaceOwnedSerializer):
     def validate_statuses(self, value):
         return list(dict.fromkeys(value))  # a status named twice is the same filter
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_last_delivery_at(self, webhook):
         """When the newest delivery (test or real) was created; null before the first."""
         return getattr(webhook, "last_delivery_at", None)

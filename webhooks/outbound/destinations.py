@@ -152,12 +152,21 @@ def resolve_addresses(host, port):
     return [info[4][0] for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
 
 
+def _literal_address(host):
+    """[host] when it is an address in standard notation: classified without a lookup, so a
+    literal is refused even while DNS is down (other spellings go to the resolver)."""
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        return None
+
+
 def destination_resolve(host, port, *, allow_private=None):
     """Resolve once; return the one address to connect to, or raise DestinationRefused."""
     if allow_private is None:
         allow_private = settings.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS
     try:
-        addresses = resolve_addresses(host.strip("[]"), port)
+        addresses = _literal_address(host) or resolve_addresses(host.strip("[]"), port)
     except (OSError, UnicodeError) as exc:
         raise DestinationUnresolvable(f"The host {host!r} could not be resolved ({exc}).") from None
     if not addresses:

@@ -1,5 +1,6 @@
 import json
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,7 +13,7 @@ from leadengine.encryption import EncryptedTextField
 from leadengine.models import Workspace
 from leads.models import Campaign, Lead, LeadStatus, List
 
-from .destinations import DestinationRefused, destination_check
+from .destinations import DestinationRefused, DestinationUnresolvable, destination_check
 from .retry import MAX_ATTEMPTS, retry_delay
 from .signing import secret_generate
 
@@ -32,12 +33,37 @@ BREAKER_MAX_PAUSE = timedelta(minutes=10)
 HEALTH_WINDOW = timedelta(hours=24)
 
 
+UNRESOLVED_HOST_WARNING = (
+    "The host {host} does not resolve yet; deliveries will retry until it does "
+    "(every attempt checks its address)."
+)
+
+
 def validate_destination_url(url):
-    """The save-time half of the SSRF check (every attempt repeats it)."""
+    """The save-time half of the SSRF check; every attempt repeats all of it.
+
+    Refused: a bad shape (scheme, host, userinfo…), a literal address that isn't allowed,
+    and a host name that resolves NOW to one. A host name that doesn't resolve yet is
+    accepted, because operators create the endpoint before its DNS is live: its first
+    attempt resolves it and refuses a private answer then (see `destination_warning`).
+    """
     try:
         destination_check(url)
+    except DestinationUnresolvable:
+        return
     except DestinationRefused as exc:
         raise ValidationError(str(exc), code="destination_refused") from None
+
+
+def destination_warning(url):
+    """What the operator should know about a saved URL: its host doesn't resolve yet."""
+    try:
+        destination_check(url)
+    except DestinationUnresolvable:
+        return UNRESOLVED_HOST_WARNING.format(host=urlsplit(url).hostname)
+    except DestinationRefused:
+        return None  # the validator reports it
+    return None
 
 
 def breaker_pause(consecutive_failures):

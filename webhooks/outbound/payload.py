@@ -13,8 +13,9 @@ import copy
 import json
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
-from leads.catalogue import DEFAULT_FIELDS
+from leads.catalogue import DEFAULT_FIELDS, PAYLOAD_KEYS, FieldType
 from leads.models import CustomField, Lead, Message, isoformat_utc
 
 from .models import EVENT_TYPE_STATUS_UPDATED as EVENT_TYPE
@@ -52,11 +53,44 @@ def _campaign_name(lead, event_campaign, messages):
     return campaigns[-1].name if campaigns else None
 
 
+# The default fields the article's sample shows, in its order (`email` is personal_email).
+# A lead's other default fields follow in catalogue order, then the workspace's custom fields.
+ARTICLE_FIELD_ORDER = (
+    "name",
+    "first_name",
+    "last_name",
+    "personal_email",
+    "business_email",
+    "tags",
+    "created_date",
+    "campaigns",
+    "email_provider",
+)
+# Kept by LeadEngine for its own screens, never sent: the new status is top-level already,
+# and the histories and modification stamp are bookkeeping the article's sample never shows.
+INTERNAL_FIELDS = frozenset(
+    {"lead_status", "modified_date"} | {spec.key for spec in DEFAULT_FIELDS if spec.type == FieldType.HISTORY}
+)
+_DEFAULT_FIELDS_IN_PAYLOAD_ORDER = sorted(
+    (spec for spec in DEFAULT_FIELDS if spec.key not in INTERNAL_FIELDS),
+    key=lambda spec: (
+        ARTICLE_FIELD_ORDER.index(spec.key) if spec.key in ARTICLE_FIELD_ORDER else len(ARTICLE_FIELD_ORDER)
+    ),
+)
+
+
+def _default_field_is_set(spec, value):
+    # Counters start at 0 on every lead: 0 there means "nothing counted", like an empty
+    # field. A custom field's 0 is a value the workspace set, so it is sent.
+    return _has_value(value) and not (spec.type == FieldType.INTEGER and value == 0)
+
+
 def custom_fields_entries(lead, custom_field_keys):
+    """`customFields` as the article shows it: see "Payload" in webhooks/outbound/README.md."""
     entries = [
-        {"value": value, "key": spec.key}
-        for spec in DEFAULT_FIELDS
-        if _has_value(value := lead.field_value(spec.key))
+        {"value": value, "key": PAYLOAD_KEYS.get(spec.key, spec.key)}
+        for spec in _DEFAULT_FIELDS_IN_PAYLOAD_ORDER
+        if _default_field_is_set(spec, value := lead.field_value(spec.key))
     ]
     entries += [
         {"value": value, "key": key}
@@ -91,9 +125,8 @@ def lead_status_payload_build(*, event, lead):
     return payload
 
 
-# The help article's sample payload, sent by Send Test (with the workspace's real name).
+# The help article's sample payload (docs: the help article §2.3), the body of Send Test.
 SAMPLE_PAYLOAD = {
-    "event_type": EVENT_TYPE,
     "new_lead_status": "Needs Info",
     "previous_lead_status": "Conversation",
     "lead_name": "Elon Musk",
@@ -104,7 +137,7 @@ SAMPLE_PAYLOAD = {
         {"value": "Elon Musk", "key": "name"},
         {"value": "Elon", "key": "first_name"},
         {"value": "Musk", "key": "last_name"},
-        {"value": "elon@gmail.com", "key": "personal_email"},
+        {"value": "elon@gmail.com", "key": "email"},
         {"value": "elon@x.com", "key": "business_email"},
         {"value": ["Prospect", "Cars", "Space"], "key": "tags"},
         {"value": "2024-12-02T14:05:38Z", "key": "created_date"},
@@ -147,7 +180,20 @@ SAMPLE_PAYLOAD = {
 }
 
 
-def sample_payload_build(*, workspace, event_id):
+# Send Test has no lead; ids start at 1, so 0 never names one, and typed receivers still
+# get an integer.
+SAMPLE_LEAD_ID = 0
+
+
+def sample_payload_build(*, workspace, event_id, now=None):
+    """A real event's shape (the same top-level keys) carrying the article's sample values,
+    with the workspace's real name."""
     payload = copy.deepcopy(SAMPLE_PAYLOAD)
     payload["workspace_name"] = workspace.name
-    return {"event_id": event_id, **payload}
+    return {
+        "event_id": str(event_id),
+        "event_type": EVENT_TYPE,
+        "occurred_at": isoformat_utc(now or timezone.now()),
+        "lead_id": SAMPLE_LEAD_ID,
+        **payload,
+    }

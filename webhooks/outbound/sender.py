@@ -11,6 +11,7 @@ Why threads: docs in webhooks/outbound/README.md ("Concurrency").
 
 import logging
 import os
+import threading
 import time
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -29,6 +30,14 @@ BUSY_CLAIM_INTERVAL = 0.05  # between claims while requests finish (one claim fi
 IDLE_CLAIM_INTERVAL = 0.25  # between claims that found nothing, while requests are in flight
 
 _pool = {"pid": None, "executor": None}
+# Set when this process's worker begins a warm shutdown: runs stop claiming and only finish
+# what is in flight, so Ctrl-C under bin/run (a threads-pool worker) exits in seconds, not at
+# the end of a send window. Prefork children never see it; their leases cover a kill.
+_stop_claiming = threading.Event()
+
+
+def sender_stop_claiming():
+    _stop_claiming.set()
 
 
 def sender_pool():
@@ -74,6 +83,8 @@ class _Run:
     def claim(self, ids=None):
         free = self.concurrency - len(self.in_flight)
         now = time.monotonic()
+        if _stop_claiming.is_set():
+            self.stop_claiming_at = now
         if free <= 0 or now >= self.stop_claiming_at or now < self.next_claim_at:
             return None
         limit = min(free, settings.WEBHOOK_DELIVERY_BATCH_SIZE)

@@ -6,6 +6,7 @@ a send that hangs; the killed task's leases expire and the sweeper resends.
 """
 
 from celery import shared_task
+from celery.signals import worker_shutting_down
 from django.conf import settings
 
 from . import selectors, sender, services
@@ -32,3 +33,8 @@ def deliver_due_webhooks():
 @shared_task(name="outbound.disable_failing_webhooks")
 def disable_failing_webhooks():
     return len(services.webhooks_disable_failing())
+
+
+@worker_shutting_down.connect
+def stop_claiming_on_shutdown(**kwargs):
+    sender.sender_stop_claiming()
