@@ -101,15 +101,20 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
             return self.fieldsets[:3]
         return self.fieldsets
 
-    @admin.display(description="Health", ordering="last_delivery_at")
+    @admin.display(description="Health", ordering="last_attempt_at")
     def health(self, obj):
         if not obj.is_active:
             return format_html('<span class="le-badge le-red">Disabled</span>')
         if obj.last_delivery_at is None:
             return "No deliveries yet"
+        last = (
+            f"Last attempt {timesince(obj.last_attempt_at)} ago" if obj.last_attempt_at else "Not tried yet"
+        )
         return format_html(
-            "Last delivery {} ago · {} failed in 24 h",
-            timesince(obj.last_delivery_at),
+            "{} · attempts: {} of {} failed · deliveries: {} failed in 24 h",
+            last,
+            obj.failed_attempts_24h,
+            obj.attempts_24h,
             obj.failed_24h,
         )
 

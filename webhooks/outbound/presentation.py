@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .models import Delivery
+from .retry import MAX_ATTEMPTS
 
 STATUS_COLOURS = {
     Delivery.Status.PENDING: "amber",
@@ -17,17 +18,14 @@ STATUS_COLOURS = {
 }
 
 
-def status_badge(status, attempt_count):
-    """The (word, colour) of a delivery's state. A pending delivery that has already been
-    tried is waiting for a retry, which is what the operator needs to know."""
-    label = Delivery.Status(status).label
-    if status == Delivery.Status.PENDING and attempt_count:
-        label = "Retrying"
-    return label, STATUS_COLOURS[status]
+def status_badge(delivery):
+    """The (word, colour) of a delivery's state; the word is `Delivery.status_word`, so the
+    badge, the page title and Settings ▸ Webhooks say the same thing."""
+    return delivery.status_word, STATUS_COLOURS[delivery.status]
 
 
 def status_badge_html(delivery):
-    label, colour = status_badge(delivery.status, delivery.attempt_count)
+    label, colour = status_badge(delivery)
     return format_html('<span class="le-badge le-{}">{}</span>', colour, label)
 
 
@@ -35,9 +33,10 @@ def next_attempt_text(delivery):
     if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
         return format_html(
             '<span class="le-next-attempt">next attempt at {} UTC</span> '
-            '<span class="help">({} attempts left)</span>',
+            '<span class="help">(attempt {} of {})</span>',
             f"{delivery.next_attempt_at:%Y-%m-%d %H:%M:%S}",
-            delivery.attempts_left,
+            delivery.next_attempt_number,
+            MAX_ATTEMPTS,
         )
     if delivery.status == Delivery.Status.IN_FLIGHT:
         return "sending now"
