@@ -88,3 +88,46 @@ def delivery_table(deliveries, *, for_lead=False, table_id=""):
     return render_to_string(
         "admin/outbound/delivery_table.html", {"rows": rows, "for_lead": for_lead, "table_id": table_id}
     )
+
+
+CHART_WIDTH, CHART_HEIGHT, CHART_GAP = 320, 56, 2
+
+
+def attempts_chart(attempts):
+    """Bars for an inline SVG, oldest attempt first: the height is the latency (scaled to the
+    slowest shown), the colour the outcome. Drawn by the server: no chart library, no CDN."""
+    if not attempts:
+        return None
+    slowest = max(attempt.duration_ms for attempt in attempts) or 1
+    width = CHART_WIDTH / max(len(attempts), 20)
+    bars = []
+    for index, attempt in enumerate(attempts):
+        height = max(2, round(CHART_HEIGHT * attempt.duration_ms / slowest, 1))
+        bars.append(
+            {
+                "x": round(index * width, 1),
+                "y": round(CHART_HEIGHT - height, 1),
+                "width": round(max(width - CHART_GAP, 1), 1),
+                "height": height,
+                "colour": "ok" if attempt.succeeded else "fail",
+                "title": f"{attempt.started_at:%Y-%m-%d %H:%M:%S} UTC · "
+                f"{attempt.status_code or attempt.error_class or 'no answer'} · {attempt.duration_ms} ms"
+                + (" · test" if attempt.delivery.is_test else ""),
+            }
+        )
+    return {"bars": bars, "slowest_ms": slowest, "width": CHART_WIDTH, "height": CHART_HEIGHT}
+
+
+def attempt_pill(attempt):
+    """One attempt as a small badge: its HTTP code, or the error when nothing answered."""
+    colour = "green" if attempt.succeeded else "red"
+    label = attempt.status_code or attempt.error_class or "…"
+    return format_html(
+        '<span class="le-badge le-{} le-attempt" title="Attempt {} · {} UTC · {} ms{}">{}</span>',
+        colour,
+        attempt.number,
+        f"{attempt.started_at:%Y-%m-%d %H:%M:%S}",
+        attempt.duration_ms,
+        f" · {attempt.error_message}" if attempt.error_message else "",
+        label,
+    )
