@@ -286,7 +286,7 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
         "event_type",
         "status_column",
         "attempt_count",
-        "last_status_code",
+        "http_code",
         "next_attempt",
     ]
     list_filter = ["status", "webhook", FailedRecentlyFilter, "is_test"]
@@ -354,6 +354,10 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Status", ordering="status")
     def status_column(self, obj):
         return status_badge_html(obj)
+
+    @admin.display(description="HTTP", ordering="last_status_code")
+    def http_code(self, obj):
+        return obj.last_status_code or "—"
 
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):
