@@ -309,8 +309,8 @@ def field_guesser(custom_fields):
         known.setdefault(_squash(key), key)
         known.setdefault(_squash(label), key)
 
-    def guess(path):
-        segments = [segment for segment in path.split("/") if not segment.isdigit()]
+    def guess(source_path):
+        segments = [segment for segment in source_path.split("/") if not segment.isdigit()]
         if not segments:
             return ""
         return known.get(_squash("".join(segments))) or known.get(_squash(segments[-1]), "")
@@ -323,9 +323,9 @@ def sample_rows(document):
     path just before its elements: an array maps as a whole (tags) or by element (tags/0)."""
     leaves = mapping.flatten(document)
     arrays = {}
-    for path, _value in leaves:
+    for leaf_path, _value in leaves:
         node, walked = document, []
-        for segment in path.split("/")[:-1]:
+        for segment in leaf_path.split("/")[:-1]:
             node = (
                 node[int(segment)]
                 if isinstance(node, list)
@@ -337,12 +337,12 @@ def sample_rows(document):
             if isinstance(node, list):
                 arrays.setdefault("/".join(walked), node)
     rows, shown = [], set()
-    for path, value in leaves:
+    for leaf_path, value in leaves:
         for array_path, array in arrays.items():
-            if array_path not in shown and path.startswith(array_path + "/"):
+            if array_path not in shown and leaf_path.startswith(array_path + "/"):
                 rows.append((array_path, array, True))
                 shown.add(array_path)
-        rows.append((path, value, False))
+        rows.append((leaf_path, value, False))
     return rows
 
 
