@@ -283,9 +283,8 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
     list_display = [
         "created_at",
         "webhook",
-        "event_type",
         "status_column",
-        "attempt_count",
+        "attempts",
         "http_code",
         "next_attempt",
     ]
@@ -354,6 +353,10 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Status", ordering="status")
     def status_column(self, obj):
         return status_badge_html(obj)
+
+    @admin.display(description="Attempts", ordering="attempt_count")
+    def attempts(self, obj):
+        return obj.attempt_count
 
     @admin.display(description="HTTP", ordering="last_status_code")
     def http_code(self, obj):
