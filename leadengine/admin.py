@@ -9,6 +9,8 @@ from .admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm, WorkspaceS
 from .models import ApiKey, ApiKeyScope, Membership, Workspace, ordered_scopes, receive_only_scopes
 from .services import api_key_revoke
 
+NEW_KEY_SESSION = "leadengine_new_api_key"
+
 
 class SuperuserWritesMixin:
     """Operators may look at workspaces and memberships; only superusers change them
@@ -82,6 +84,7 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
     list_select_related = ["workspace"]
     search_fields = ["name", "prefix"]
     actions = ["revoke_selected"]
+    preselect_only_workspace = True
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -124,12 +127,26 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
         super().save_model(request, obj, form, change)
 
     def response_add(self, request, obj, post_url_continue=None):
-        # The full key exists only in this response: it is not stored, logged or put in a URL.
+        # Post/redirect/get: reloading the page that shows the key must not create another.
+        # The full key waits in the session until that page pops it (shown once); it is not
+        # stored on the key, logged or put in a URL.
+        request.session[NEW_KEY_SESSION] = {"pk": obj.pk, "key": request._new_api_key}
+        return redirect("admin:leadengine_apikey_created", obj.pk)
+
+    def created_view(self, request, object_id):
+        api_key = self.get_object(request, object_id)
+        pending = request.session.get(NEW_KEY_SESSION) or {}
+        if api_key is None or pending.get("pk") != api_key.pk:
+            self.message_user(
+                request, "That key was shown once and is not kept; create a new one if it was lost."
+            )
+            return redirect("admin:leadengine_apikey_changelist")
+        del request.session[NEW_KEY_SESSION]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "api_key": obj,
-            "full_key": request._new_api_key,
+            "api_key": api_key,
+            "full_key": pending["key"],
             "title": "Copy your new API key",
         }
         response = TemplateResponse(request, "admin/leadengine/apikey/created.html", context)
@@ -146,10 +163,15 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
     def get_urls(self):
         urls = [
             path(
+                "<path:object_id>/created/",
+                self.admin_site.admin_view(self.created_view),
+                name="leadengine_apikey_created",
+            ),
+            path(
                 "<path:object_id>/revoke/",
                 self.admin_site.admin_view(self.revoke_view),
                 name="leadengine_apikey_revoke",
-            )
+            ),
         ]
         return urls + super().get_urls()
 

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 
-from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedInline
+from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm, WorkspaceScopedInline
 
 from .admin_extensions import lead_extra_inlines
 from .models import Campaign, CustomField, Lead, LeadStatus, List, Message
@@ -53,8 +53,18 @@ class SetStatusForm(forms.Form):
     status = forms.ChoiceField(choices=LeadStatus.choices)
 
 
+class LeadForm(WorkspaceScopedForm):
+    class Meta:
+        model = Lead
+        fields = "__all__"
+        # One click per status, next to the Save buttons at the top of the page.
+        widgets = {"lead_status": forms.RadioSelect(attrs={"class": "le-status-picker"})}
+
+
 @admin.register(Lead)
 class LeadAdmin(WorkspaceScopedAdmin):
+    form = LeadForm
+    save_on_top = True
     list_display = ["__str__", "business_email", "company_name", "lead_status", "modified_date"]
     list_filter = [
         "lead_status",

@@ -272,7 +272,7 @@ def test_an_operator_sees_the_workspace_models_on_the_index(operator_client):
     assert {"Lead", "OutboundWebhook", "InboundWebhook", "Delivery", "ApiKey"} <= names
 
 
-def test_saving_a_new_trigger_returns_to_settings_webhooks(operator_client, workspace, monkeypatch):
+def test_saving_a_new_trigger_opens_its_page(operator_client, workspace, monkeypatch):
     from webhooks.outbound import destinations
 
     monkeypatch.setattr(destinations, "resolve_addresses", lambda host, port: ["93.184.216.34"])
@@ -288,5 +288,6 @@ def test_saving_a_new_trigger_returns_to_settings_webhooks(operator_client, work
         },
     )
 
-    assert response.status_code == 302 and response["Location"] == f"{SETTINGS_URL}?kind=send"
-    assert OutboundWebhook.objects.filter(name="Zapier", workspace=workspace).exists()
+    webhook = OutboundWebhook.objects.get(name="Zapier", workspace=workspace)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:outbound_outboundwebhook_change", args=[webhook.pk])

@@ -4,6 +4,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from . import selectors
+from .outbound.models import Delivery
 from .outbound.presentation import status_badge
 
 KINDS = {
@@ -65,19 +66,28 @@ def webhooks_settings_view(request, *, admin_site):
 def _outbound_row(webhook):
     if not webhook.is_active:
         state = ("red", "Disabled")
+    elif webhook.breaker_open:
+        state = ("amber", "Endpoint failing")
     elif webhook.failed_24h or webhook.retrying:
         state = ("amber", "Failing" if webhook.failed_24h else "Retrying")
     else:
         state = ("green", "Active")
     last = None
     if webhook.last_delivery_id:
-        label, colour = status_badge(webhook.last_delivery_status, webhook.last_delivery_attempt_count)
+        label, colour = status_badge(
+            Delivery(
+                status=webhook.last_delivery_status,
+                attempt_count=webhook.last_delivery_attempt_count,
+                budget_start=webhook.last_delivery_budget_start,
+            )
+        )
         last = {
             "url": reverse("admin:outbound_delivery_change", args=[webhook.last_delivery_id]),
             "colour": colour,
             "label": label,
             "code": webhook.last_delivery_code,
-            "at": webhook.last_delivery_at,
+            # What happened last is the last attempt; a delivery not yet tried has none.
+            "at": webhook.last_attempt_at,
             "is_test": webhook.last_delivery_is_test,
         }
     return {
@@ -93,6 +103,9 @@ def _outbound_row(webhook):
         "failed_24h": webhook.failed_24h,
         "failure_rate": selectors.failure_rate(webhook.failed_24h, webhook.deliveries_24h),
         "retrying": webhook.retrying,
+        "attempts_24h": webhook.attempts_24h,
+        "failed_attempts_24h": webhook.failed_attempts_24h,
+        "attempt_failure_rate": selectors.failure_rate(webhook.failed_attempts_24h, webhook.attempts_24h),
         "log_url": reverse("admin:outbound_delivery_changelist") + f"?webhook__id__exact={webhook.pk}",
     }
 

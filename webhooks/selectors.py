@@ -6,13 +6,19 @@ Each figure is a correlated subquery (not a JOIN + GROUP BY), so the page costs 
 number of queries for 3 webhooks or 3,000, and two counts never multiply each other's rows.
 """
 
+import math
+from datetime import timedelta
+
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadengine.models import Workspace
 from webhooks.inbound.models import InboundRequest, InboundWebhook
-from webhooks.outbound.models import HEALTH_WINDOW, OutboundWebhook
+from webhooks.outbound.models import ATTEMPT_SUCCEEDED, HEALTH_WINDOW, DeliveryAttempt, OutboundWebhook
+
+WEEK = timedelta(days=7)
+CHART_ATTEMPTS = 40
 
 
 def _count(queryset):
@@ -57,3 +63,39 @@ def inbound_webhooks_with_health(*, user, now=None):
 def failure_rate(failed, total):
     """Failed share in whole percent, or None when nothing was sent."""
     return round(100 * failed / total) if total else None
+
+
+def endpoint_health(webhook, *, now=None):
+    """The trigger page's health panel, like Svix's: the share of attempts the endpoint
+    answered with a 2xx over 24 h and 7 d (real deliveries; a Send Test is a probe), and its
+    latest attempts, test or not, for the latency / outcome chart. Two queries, both bounded
+    by the week (index attempt_delivery_started)."""
+    now = now or timezone.now()
+    week = DeliveryAttempt.objects.filter(
+        delivery__webhook=webhook, in_progress=False, started_at__gte=now - WEEK
+    )
+    day = Q(started_at__gte=now - HEALTH_WINDOW)
+    figures = week.filter(delivery__is_test=False).aggregate(
+        total_7d=Count("pk"),
+        ok_7d=Count("pk", filter=ATTEMPT_SUCCEEDED),
+        total_24h=Count("pk", filter=day),
+        ok_24h=Count("pk", filter=day & ATTEMPT_SUCCEEDED),
+    )
+    latest = list(week.select_related("delivery").order_by("-started_at", "-id")[:CHART_ATTEMPTS])
+    return {
+        "rate_24h": success_rate(figures["ok_24h"], figures["total_24h"]),
+        "rate_7d": success_rate(figures["ok_7d"], figures["total_7d"]),
+        **figures,
+        "failed_24h": figures["total_24h"] - figures["ok_24h"],
+        "last_attempt": latest[0] if latest else None,
+        "attempts": latest[::-1],  # oldest first, as the chart reads left to right
+    }
+
+
+def success_rate(ok, total):
+    """Succeeded share in percent (one decimal under 100), or None when nothing was tried."""
+    if not total:
+        return None
+    # Rounded down to 0.1: 99.96 % must not read as a clean 100 %.
+    rate = math.floor(1000 * ok / total) / 10
+    return int(rate) if rate == int(rate) else rate

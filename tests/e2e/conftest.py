@@ -71,8 +71,9 @@ def page(browser, live_server, settings):
     context = browser.new_context(viewport=VIEWPORT, base_url=live_server.url)
     context.set_default_timeout(TIMEOUT_MS)
     context.grant_permissions(["clipboard-read", "clipboard-write"])  # the Copy buttons
-    # The admin's navigation sidebar starts collapsed, so screenshots show the content.
-    context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+    # The admin's navigation sidebar open, as an operator first sees it (the stock default):
+    # the screens must fit 1280 px with it, and the screenshots show it.
+    context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'true')")
     page = context.new_page()
     yield page
     context.close()
@@ -114,3 +115,30 @@ def screenshot(page, name):
     """Save the viewport (not the full page: keeps the PNGs small) for the README."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(Path(SCREENSHOTS / f"{name}.png")))
+
+
+def in_viewport(page, selector):
+    """True when the element is wholly inside the 1280×800 window as it is (no scrolling)."""
+    box = page.locator(selector).first.bounding_box()
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and (box["x"] + box["width"] <= VIEWPORT["width"] and box["y"] + box["height"] <= VIEWPORT["height"])
+    )
+
+
+class ClickCounter:
+    """Clicks and picks an operator makes on a page, counted (the mapping editor's budget)."""
+
+    def __init__(self, page):
+        self.page, self.count = page, 0
+
+    def click(self, selector):
+        self.count += 1
+        self.page.click(selector)
+
+    def pick(self, selector, value):
+        """Choosing from a picker: one click to open it, one on the choice; typed here."""
+        self.count += 2
+        self.page.fill(selector, value)

@@ -36,9 +36,13 @@ def test_api_key_is_shown_once_after_creation_then_never_again(operator_client, 
     response = operator_client.post(
         reverse("admin:leadengine_apikey_add"),
         {"workspace": workspace.pk, "name": "Zapier", "scopes": ["webhooks:receive"]},
+        follow=True,
     )
 
     assert response.status_code == 200
+    [(shown_at, _)] = response.redirect_chain  # post/redirect/get: a reload repeats the GET only
+    reloaded = operator_client.get(shown_at)
+    assert reloaded.status_code == 302 and ApiKey.objects.count() == 1
     full_key = response.context["full_key"]
     assert full_key.encode() in response.content
     assert "no-store" in response["Cache-Control"]
@@ -154,7 +158,7 @@ def test_webhook_page_shows_the_full_url_with_a_copy_button(operator_client, wor
     content = response.content.decode()
     assert f"https://webhooks.leadengine.example/{webhook.public_id}" in content
     assert 'data-copy-target="webhook-url"' in content
-    assert "navigator.clipboard" in content
+    assert "webhooks/copy.js" in content
     assert 'name="mappings-0-source_path"' in content
 
 
@@ -350,3 +354,24 @@ def test_the_webhook_url_panel_says_to_use_a_receive_key(operator_client, worksp
     response = operator_client.get(reverse("admin:inbound_inboundwebhook_change", args=[webhook.pk]))
 
     assert b"an API key with the Receive scope" in response.content
+
+
+def test_sample_rows_list_each_array_before_its_elements_and_guess_fields():
+    from webhooks.inbound.admin import field_guesser, sample_rows
+
+    rows = sample_rows({"contact": {"email": "a@b.example"}, "tags": ["vip", "beta"], "given": "Ada"})
+    guess = field_guesser([])
+
+    assert [(path, is_array) for path, _, is_array in rows] == [
+        ("contact/email", False),
+        ("tags", True),
+        ("tags/0", False),
+        ("tags/1", False),
+        ("given", False),
+    ]
+    assert [guess(path) for path in ("contact/email", "tags", "company/name", "given")] == [
+        "business_email",
+        "tags",
+        "company_name",
+        "",
+    ]

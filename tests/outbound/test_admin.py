@@ -293,3 +293,21 @@ def test_a_trigger_whose_host_resolves_is_saved_without_the_warning(operator_cli
 
     assert OutboundWebhook.objects.exists()
     assert not any("does not resolve" in str(message) for message in response.context["messages"])
+
+
+def test_the_webhook_page_leads_with_health_and_reveals_the_secret_on_demand(
+    operator_client, workspace, receiver
+):
+    webhook = make_webhook(workspace, receiver.url)
+    receiver.default = Answer(status=500, body=b"down")
+    operator_client.post(reverse("admin:outbound_outboundwebhook_send_test", args=[webhook.pk]))
+
+    page = operator_client.get(change_url(webhook)).content.decode()
+    secret = operator_client.get(
+        reverse("admin:outbound_outboundwebhook_secret", args=[webhook.pk]), {"format": "json"}
+    )
+
+    assert page.index('id="le-endpoint"') < page.index('name="name"')  # above the settings
+    assert 'id="le-chart"' in page and "le-bar-fail" in page  # the test's attempt, drawn
+    assert webhook.secret not in page
+    assert secret.json() == {"secret": webhook.secret} and "no-store" in secret["Cache-Control"]

@@ -12,7 +12,8 @@ from leads.models import LeadStatus
 from leads.services import lead_set_status
 from tests.factories import DeliveryFactory, operator_of
 from webhooks.outbound import sender
-from webhooks.outbound.models import Delivery
+from webhooks.outbound.models import Delivery, DeliveryAttempt
+from webhooks.outbound.presentation import next_attempt_text
 from webhooks.outbound.receiver import Answer
 
 from .conftest import make_webhook
@@ -144,3 +145,54 @@ def test_the_lead_page_and_the_webhook_page_show_the_same_delivery_table(operato
         assert "admin/outbound/delivery_table.html" in [template.name for template in page.templates]
         html = page.content.decode()
         assert link in html and '<span class="le-badge le-red">Failed</span>' in html and "404" in html
+
+
+def attempt(delivery, number, *, status_code, ago):
+    return DeliveryAttempt.objects.create(
+        delivery=delivery,
+        number=number,
+        started_at=timezone.now() - ago,
+        duration_ms=40,
+        request_url=delivery.webhook.url,
+        status_code=status_code,
+    )
+
+
+@pytest.mark.usefixtures("allow_private")
+def test_four_500s_on_one_delivery_read_as_four_failed_attempts_and_the_last_attempt_time(
+    operator_client, workspace
+):
+    webhook = make_webhook(workspace, "https://hooks.example.com/x")
+    delivery = DeliveryFactory(
+        webhook=webhook,
+        status=Delivery.Status.PENDING,
+        attempt_count=4,
+        last_status_code=500,
+        created_at=timezone.now() - timedelta(hours=2),
+        next_attempt_at=timezone.now() + timedelta(minutes=30),
+    )
+    for number, ago in enumerate([120, 100, 60, 5], start=1):
+        attempt(delivery, number, status_code=500, ago=timedelta(minutes=ago))
+
+    row = settings_row(operator_client, webhook.name)
+
+    assert (row["attempts_24h"], row["failed_attempts_24h"], row["attempt_failure_rate"]) == (4, 4, 100)
+    assert timezone.now() - row["last"]["at"] < timedelta(minutes=6)  # the 4th attempt, not the creation
+    assert row["last"]["label"] == "Retrying" and str(delivery).endswith("(Retrying)")
+    page = operator_client.get(reverse("admin:webhooks_settings")).content.decode()
+    assert "4 of 4 attempts failed" in page and "last attempt 5" in page
+    assert "attempts: 4 of 4 failed" in admin_list_page(operator_client)
+
+
+def test_a_redelivered_delivery_reads_as_queued_again_with_a_fresh_budget(workspace):
+    delivery = DeliveryFactory(
+        webhook__workspace=workspace,
+        status=Delivery.Status.PENDING,
+        attempt_count=6,
+        budget_start=6,
+        next_attempt_at=timezone.now(),
+    )
+    assert delivery.status_word == "Redelivery queued" and str(delivery).endswith("(Redelivery queued)")
+    assert "(attempt 1 of 6)" in next_attempt_text(delivery)
+    delivery.attempt_count = 7
+    assert delivery.status_word == "Retrying" and "(attempt 2 of 6)" in next_attempt_text(delivery)

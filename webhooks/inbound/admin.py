@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm, WorkspaceScopedInline
 from leadengine.scoping import caller_workspace_ids
+from leads.catalogue import DEFAULT_FIELDS
 from leads.models import CustomField
 
 from . import mapping
@@ -29,6 +30,7 @@ from .models import (
 from .services import lead_preview, mappings_suggest
 
 RECENT_REQUESTS = 10
+FIELD_PICKER_ID = "le-field-options"
 ARTICLE_SAMPLE = {
     "first_name": "Lead",
     "last_name": "Engine",
@@ -76,12 +78,24 @@ class InboundWebhookForm(WorkspaceScopedForm):
 
 
 class FieldMappingForm(forms.ModelForm):
-    field = forms.ChoiceField(label="LeadEngine field")
+    # A search box over the field picker's <datalist> (human label and key, filtered as the
+    # operator types) instead of a select of ~65 raw keys; the choices still validate the key.
+    field = forms.ChoiceField(
+        label="LeadEngine field",
+        widget=forms.TextInput(
+            attrs={
+                "list": FIELD_PICKER_ID,
+                "size": 28,
+                "placeholder": "Search fields…",
+                "autocomplete": "off",
+            }
+        ),
+    )
 
     class Meta:
         model = FieldMapping
         fields = ["field", "source_path"]
-        widgets = {"source_path": forms.TextInput(attrs={"size": 60, "placeholder": "contact/work/email"})}
+        widgets = {"source_path": forms.TextInput(attrs={"size": 40, "placeholder": "contact/work/email"})}
 
 
 class FieldMappingInline(WorkspaceScopedInline, admin.TabularInline):
@@ -152,6 +166,11 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["webhook_url", "sample_paths", "tools", "recent_requests"] if obj else []
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["field_picker"] = field_picker_options(visible_custom_fields(request, obj))
+        context["field_picker_id"] = FIELD_PICKER_ID
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.base_fields["dedupe_field"].choices = dedupe_field_choices(visible_custom_fields(request, obj))
@@ -176,15 +195,19 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             waiting = " Capture is on: waiting for the next request." if obj.capture_next else ""
             return f"No sample yet. Tick “capture the next request”, save, and send a request.{waiting}"
         try:
-            rows = mapping.flatten(json.loads(obj.sample_body))
+            rows = sample_rows(json.loads(obj.sample_body))
         except ValueError:
             return "The sample can't be read."
+        guesses = field_guesser(visible_custom_fields(None, obj))
         return render_to_string(
             "admin/inbound/inboundwebhook/sample_paths.html",
             {
                 "captured_at": str(obj.sample_captured_at),  # with its UTC offset, not the locale format
                 "content_type": obj.sample_content_type or "unknown type",
-                "paths": [(path, _example(value)) for path, value in rows],
+                "paths": [
+                    {"path": path, "example": _example(value), "is_array": is_array, "suggest": guesses(path)}
+                    for path, value, is_array in rows
+                ],
             },
         )
 
@@ -267,6 +290,62 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             "posted": request.method == "POST",
         }
         return TemplateResponse(request, "admin/inbound/preview.html", context)
+
+
+def field_picker_options(custom_fields):
+    """(key, label) of the mapping's field picker: the catalogue's human labels, then custom fields."""
+    labels = {spec.key: spec.label for spec in DEFAULT_FIELDS}
+    return [(key, labels.get(key, label)) for key, label in writable_field_choices(custom_fields)]
+
+
+def _squash(text):
+    return "".join(character for character in str(text).lower() if character.isalnum())
+
+
+def field_guesser(custom_fields):
+    """A function path → the field a sample path most likely fills ("" when unsure): the whole
+    path, then its last named segment, compared with the article's suggested paths, the field
+    keys and labels (case, "_" and "/" ignored): contact/email → business_email."""
+    known = {_squash(path): field for field, path in SUGGESTED_MAPPINGS}
+    for key, label in field_picker_options(custom_fields):
+        known.setdefault(_squash(key), key)
+        known.setdefault(_squash(label), key)
+
+    def guess(source_path):
+        segments = [segment for segment in source_path.split("/") if not segment.isdigit()]
+        if not segments:
+            return ""
+        return known.get(_squash("".join(segments))) or known.get(_squash(segments[-1]), "")
+
+    return guess
+
+
+def sample_rows(document):
+    """(path, example, is_array) of every leaf of a captured sample, with each array's own
+    path just before its elements: an array maps as a whole (tags) or by element (tags/0)."""
+    leaves = mapping.flatten(document)
+    arrays = {}
+    for leaf_path, _value in leaves:
+        node, walked = document, []
+        for segment in leaf_path.split("/")[:-1]:
+            node = (
+                node[int(segment)]
+                if isinstance(node, list)
+                else node.get(segment)
+                if isinstance(node, dict)
+                else None
+            )
+            walked.append(segment)
+            if isinstance(node, list):
+                arrays.setdefault("/".join(walked), node)
+    rows, shown = [], set()
+    for leaf_path, value in leaves:
+        for array_path, array in arrays.items():
+            if array_path not in shown and leaf_path.startswith(array_path + "/"):
+                rows.append((array_path, array, True))
+                shown.add(array_path)
+        rows.append((leaf_path, value, False))
+    return rows
 
 
 def status_code_badge(code):

@@ -3,29 +3,34 @@ the delivery log with redelivery."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm
 from leads.models import LeadStatus
+from webhooks import selectors
 
 from . import services
 from .models import Delivery, OutboundWebhook, deliveries_failed_recently, destination_warning
-from .presentation import delivery_table, next_attempt_text, redeliver_button, status_badge_html
+from .presentation import (
+    attempt_pill,
+    attempts_chart,
+    delivery_table,
+    next_attempt_text,
+    redeliver_button,
+    status_badge_html,
+    status_change_text,
+)
 from .retry import schedule_description
 
 RECENT_DELIVERIES = 20
-# A button that submits the surrounding change form to another URL (no nested forms).
-BUTTON = (
-    '<button type="submit" class="button" formaction="{{}}" formmethod="post" formnovalidate>{label}</button>'
-)
+LATEST_DELIVERIES = 5
 
 
 class OutboundWebhookForm(WorkspaceScopedForm):
@@ -64,26 +69,19 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
     list_select_related = ["workspace"]
     search_fields = ["name", "url", "description"]
     filter_horizontal = ["lists", "campaigns"]
-    readonly_fields = ["disabled_notice", "tools", "signing_secret", "retry_policy", "recent_deliveries"]
+    readonly_fields = ["retry_policy", "recent_deliveries"]
+    # The endpoint's state, Send Test, the secret, its health and latest deliveries sit above
+    # the form (endpoint_panel.html), where the eye lands; the settings follow.
     fieldsets = [
         (
             None,
             {
                 # The help article's order: name, description, trigger, URL.
-                "fields": [
-                    "disabled_notice",
-                    "name",
-                    "description",
-                    "trigger",
-                    "url",
-                    "workspace",
-                    "is_active",
-                ]
+                "fields": ["name", "description", "trigger", "url", "workspace", "is_active"]
             },
         ),
         ("Filters (optional)", {"fields": ["lists", "campaigns", "statuses"]}),
-        ("Delivery", {"fields": ["deliver_in_order", "max_in_flight"]}),
-        ("Signing and testing", {"fields": ["tools", "signing_secret", "retry_policy"]}),
+        ("Delivery", {"fields": ["deliver_in_order", "max_in_flight", "retry_policy"]}),
         ("Delivery log", {"fields": ["recent_deliveries"]}),
     ]
 
@@ -96,62 +94,84 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
             self.message_user(request, warning, messages.WARNING)
 
     def response_post_save_add(self, request, obj):
+        # To the new trigger's page: Send Test and the secret are what the operator needs next.
+        self.message_user(request, f"Added {obj}. Press Send Test to try the endpoint.", messages.SUCCESS)
+        return redirect("admin:outbound_outboundwebhook_change", obj.pk)
+
+    def response_post_save_change(self, request, obj):
         # Back to Settings ▸ Webhooks, where the operator came from, not the model list.
         return redirect(reverse("admin:webhooks_settings") + "?kind=send")
 
-    response_post_save_change = response_post_save_add
-
     def get_fieldsets(self, request, obj=None):
-        if obj is None:  # nothing to test, sign or log before the webhook exists
-            return self.fieldsets[:3]
+        if obj is None:  # nothing to sign or log before the webhook exists
+            fieldsets = self.fieldsets[:3]
+            main, delivery = fieldsets[0], fieldsets[2]
+            return [main, fieldsets[1], (delivery[0], {"fields": ["deliver_in_order", "max_in_flight"]})]
         return self.fieldsets
 
-    @admin.display(description="Health", ordering="last_delivery_at")
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["endpoint_panel"] = self.endpoint_panel(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def endpoint_panel(self, obj):
+        """State, actions, secret, health and the latest deliveries with their attempts."""
+        now = timezone.now()
+        latest = obj.deliveries.prefetch_related("attempts")[:LATEST_DELIVERIES]
+        health = selectors.endpoint_health(obj, now=now)
+        return render_to_string(
+            "admin/outbound/outboundwebhook/endpoint_panel.html",
+            {
+                "webhook": obj,
+                "state": self.endpoint_state(obj, now),
+                "send_test_url": reverse("admin:outbound_outboundwebhook_send_test", args=[obj.pk]),
+                "rotate_url": reverse("admin:outbound_outboundwebhook_rotate_secret", args=[obj.pk]),
+                "secret_url": reverse("admin:outbound_outboundwebhook_secret", args=[obj.pk]),
+                "previous_secret_until": obj.previous_secret_expires_at
+                if len(obj.signing_secrets(now)) > 1
+                else None,
+                "health": health,
+                "chart": attempts_chart(health["attempts"]),
+                "last_attempt_pill": attempt_pill(health["last_attempt"]) if health["last_attempt"] else "",
+                "latest": [
+                    {
+                        "url": reverse("admin:outbound_delivery_change", args=[delivery.pk]),
+                        "delivery": delivery,
+                        "event": "test" if delivery.is_test else status_change_text(delivery),
+                        "badge": status_badge_html(delivery),
+                        "attempts": [attempt_pill(attempt) for attempt in delivery.attempts.all()],
+                        "next_attempt": next_attempt_text(delivery),
+                    }
+                    for delivery in latest
+                ],
+                "log_url": reverse("admin:outbound_delivery_changelist") + f"?webhook__id__exact={obj.pk}",
+            },
+        )
+
+    @staticmethod
+    def endpoint_state(obj, now):
+        """(colour, word, explanation) of the endpoint, from the same rules the sender follows."""
+        if not obj.is_active:
+            return ("red", "Disabled", obj.disabled_reason or "Paused by an operator.")
+        if obj.breaker_open:
+            return ("amber", "Endpoint failing", obj.breaker_status(now))
+        return ("green", "Active", "Every matching status change is sent.")
+
+    @admin.display(description="Health", ordering="last_attempt_at")
     def health(self, obj):
         if not obj.is_active:
             return format_html('<span class="le-badge le-red">Disabled</span>')
         if obj.last_delivery_at is None:
             return "No deliveries yet"
+        last = (
+            f"Last attempt {timesince(obj.last_attempt_at)} ago" if obj.last_attempt_at else "Not tried yet"
+        )
         return format_html(
-            "Last delivery {} ago · {} failed in 24 h",
-            timesince(obj.last_delivery_at),
+            "{} · attempts: {} of {} failed · deliveries: {} failed in 24 h",
+            last,
+            obj.failed_attempts_24h,
+            obj.attempts_24h,
             obj.failed_24h,
-        )
-
-    @admin.display(description="Status")
-    def disabled_notice(self, obj):
-        if obj is not None and obj.is_active and obj.breaker_open:
-            return format_html(
-                '<span class="le-badge le-amber">Endpoint failing</span> {}', obj.breaker_status()
-            )
-        if obj is None or obj.is_active:
-            return mark_safe('<span class="le-badge le-green">Active</span>')
-        return format_html(
-            '<span class="le-badge le-red">Disabled</span> {}', obj.disabled_reason or "by an operator."
-        )
-
-    @admin.display(description="Actions")
-    def tools(self, obj):
-        return format_html(
-            f"{BUTTON.format(label='Send Test')} {BUTTON.format(label='Rotate secret')}"
-            '<p class="help">Send Test posts the help article\'s sample payload now, without retries. '
-            "Rotating keeps the old secret signing alongside the new one for 24 hours.</p>",
-            reverse("admin:outbound_outboundwebhook_send_test", args=[obj.pk]),
-            reverse("admin:outbound_outboundwebhook_rotate_secret", args=[obj.pk]),
-        )
-
-    @admin.display(description="Signing secret")
-    def signing_secret(self, obj):
-        rotation = ""
-        if len(obj.signing_secrets()) > 1:
-            rotation = format_html(
-                " · previous secret still signs until {} UTC",
-                f"{obj.previous_secret_expires_at:%Y-%m-%d %H:%M}",
-            )
-        return format_html(
-            'whsec_•••••••• <a class="button" href="{}">Reveal</a>{}',
-            reverse("admin:outbound_outboundwebhook_secret", args=[obj.pk]),
-            rotation,
         )
 
     @admin.display(description="Retries")
@@ -217,7 +237,14 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
 
     def secret_view(self, request, pk):
         webhook = self._webhook(request, pk)
-        return self._page(request, webhook, "admin/outbound/secret.html", secrets=webhook.signing_secrets())
+        if request.GET.get("format") == "json":  # the Reveal button on the trigger page
+            response = JsonResponse({"secret": webhook.secret})
+        else:
+            response = self._page(
+                request, webhook, "admin/outbound/secret.html", secrets=webhook.signing_secrets()
+            )
+        response["Cache-Control"] = "no-store"
+        return response
 
     def rotate_secret_view(self, request, pk):
         if request.method != "POST":
@@ -261,10 +288,9 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
     list_display = [
         "created_at",
         "webhook",
-        "event_type",
         "status_column",
-        "attempt_count",
-        "last_status_code",
+        "attempts",
+        "http_code",
         "next_attempt",
     ]
     list_filter = ["status", "webhook", FailedRecentlyFilter, "is_test"]
@@ -332,6 +358,14 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Status", ordering="status")
     def status_column(self, obj):
         return status_badge_html(obj)
+
+    @admin.display(description="Attempts", ordering="attempt_count")
+    def attempts(self, obj):
+        return obj.attempt_count
+
+    @admin.display(description="HTTP", ordering="last_status_code")
+    def http_code(self, obj):
+        return obj.last_status_code or "—"
 
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):

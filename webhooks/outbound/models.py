@@ -90,6 +90,16 @@ def _subquery_count(queryset):
     return Coalesce(models.Subquery(counted, output_field=models.IntegerField()), 0)
 
 
+def _attempt_count(attempts):
+    """A scalar subquery counting one webhook's attempts (grouped by it: one row, or none → 0)."""
+    counted = attempts.order_by().values("delivery__webhook").annotate(n=models.Count("pk")).values("n")
+    return Coalesce(models.Subquery(counted, output_field=models.IntegerField()), 0)
+
+
+# A 2xx answer; anything else (another code, or no answer at all) is a failed attempt.
+ATTEMPT_SUCCEEDED = models.Q(status_code__gte=200, status_code__lt=300)
+
+
 class OutboundWebhookQuerySet(models.QuerySet):
     def with_health(self, now):
         """The figures every screen shows (admin list, Settings ▸ Webhooks, API), from here
@@ -99,7 +109,9 @@ class OutboundWebhookQuerySet(models.QuerySet):
         - `failed_24h`: `deliveries_failed_recently()`;
         - `deliveries_24h`: real deliveries created or completed in the window, so the
           failures are always among them and the failure rate never passes 100 %;
-        - `retrying`: deliveries waiting for a retry after a failed attempt.
+        - `retrying`: deliveries waiting for a retry after a failed attempt;
+        - `attempts_24h`, `failed_attempts_24h`: real attempts (what the endpoint answered)
+          started in the window; `last_attempt_*`: the newest finished attempt, test or not.
 
         Correlated subqueries, not JOIN + GROUP BY: a page costs the same for 3 webhooks or
         3,000, and two counts never multiply each other's rows.
@@ -108,11 +120,21 @@ class OutboundWebhookQuerySet(models.QuerySet):
         latest = deliveries.order_by("-created_at", "-id")
         since = now - HEALTH_WINDOW
         real = deliveries.filter(is_test=False)
+        # Attempts, not deliveries, are what the endpoint answered: four 500s on one delivery
+        # are four failures, and the last thing that happened is the last attempt.
+        attempts = DeliveryAttempt.objects.filter(delivery__webhook=models.OuterRef("pk"), in_progress=False)
+        latest_attempt = attempts.order_by("-started_at", "-id")
+        recent_attempts = attempts.filter(started_at__gte=since, delivery__is_test=False)
         return self.annotate(
+            last_attempt_at=models.Subquery(latest_attempt.values("started_at")[:1]),
+            last_attempt_code=models.Subquery(latest_attempt.values("status_code")[:1]),
+            attempts_24h=_attempt_count(recent_attempts),
+            failed_attempts_24h=_attempt_count(recent_attempts.exclude(ATTEMPT_SUCCEEDED)),
             last_delivery_id=models.Subquery(latest.values("pk")[:1]),
             last_delivery_status=models.Subquery(latest.values("status")[:1]),
             last_delivery_code=models.Subquery(latest.values("last_status_code")[:1]),
             last_delivery_attempt_count=models.Subquery(latest.values("attempt_count")[:1]),
+            last_delivery_budget_start=models.Subquery(latest.values("budget_start")[:1]),
             last_delivery_at=models.Subquery(latest.values("created_at")[:1]),
             last_delivery_is_test=models.Subquery(latest.values("is_test")[:1]),
             deliveries_24h=_subquery_count(
@@ -283,11 +305,25 @@ class Delivery(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.event_type} → {self.webhook} ({self.get_status_display()})"
+        return f"{self.event_type} → {self.webhook} ({self.status_word})"
+
+    @property
+    def status_word(self):
+        """The one word every screen shows for where this delivery stands (titles, badges,
+        health): a pending delivery already tried in its budget waits for a retry; one queued
+        again by an operator (budget restarted) waits for its redelivery."""
+        if self.status != self.Status.PENDING or not self.attempt_count:
+            return self.get_status_display()
+        return "Retrying" if self.attempt_count > self.budget_start else "Redelivery queued"
 
     @property
     def attempts_left(self):
         return MAX_ATTEMPTS - (self.attempt_count - self.budget_start)
+
+    @property
+    def next_attempt_number(self):
+        """The coming attempt's place in the current budget (1 after a redelivery)."""
+        return self.attempt_count - self.budget_start + 1
 
     @property
     def is_finished(self):
@@ -356,6 +392,9 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["delivery", "number"]
+        # The health panel reads one webhook's attempts of the last 7 days: per delivery, a
+        # range on started_at instead of every attempt the delivery ever had.
+        indexes = [models.Index(fields=["delivery", "started_at"], name="attempt_delivery_started")]
 
     def __str__(self):
         return f"Attempt {self.number} of delivery {self.delivery_id}"

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .models import Delivery
+from .retry import MAX_ATTEMPTS
 
 STATUS_COLOURS = {
     Delivery.Status.PENDING: "amber",
@@ -17,17 +18,14 @@ STATUS_COLOURS = {
 }
 
 
-def status_badge(status, attempt_count):
-    """The (word, colour) of a delivery's state. A pending delivery that has already been
-    tried is waiting for a retry, which is what the operator needs to know."""
-    label = Delivery.Status(status).label
-    if status == Delivery.Status.PENDING and attempt_count:
-        label = "Retrying"
-    return label, STATUS_COLOURS[status]
+def status_badge(delivery):
+    """The (word, colour) of a delivery's state; the word is `Delivery.status_word`, so the
+    badge, the page title and Settings ▸ Webhooks say the same thing."""
+    return delivery.status_word, STATUS_COLOURS[delivery.status]
 
 
 def status_badge_html(delivery):
-    label, colour = status_badge(delivery.status, delivery.attempt_count)
+    label, colour = status_badge(delivery)
     return format_html('<span class="le-badge le-{}">{}</span>', colour, label)
 
 
@@ -35,9 +33,10 @@ def next_attempt_text(delivery):
     if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
         return format_html(
             '<span class="le-next-attempt">next attempt at {} UTC</span> '
-            '<span class="help">({} attempts left)</span>',
+            '<span class="help">(attempt {} of {})</span>',
             f"{delivery.next_attempt_at:%Y-%m-%d %H:%M:%S}",
-            delivery.attempts_left,
+            delivery.next_attempt_number,
+            MAX_ATTEMPTS,
         )
     if delivery.status == Delivery.Status.IN_FLIGHT:
         return "sending now"
@@ -88,4 +87,47 @@ def delivery_table(deliveries, *, for_lead=False, table_id=""):
     ]
     return render_to_string(
         "admin/outbound/delivery_table.html", {"rows": rows, "for_lead": for_lead, "table_id": table_id}
+    )
+
+
+CHART_WIDTH, CHART_HEIGHT, CHART_GAP = 320, 56, 2
+
+
+def attempts_chart(attempts):
+    """Bars for an inline SVG, oldest attempt first: the height is the latency (scaled to the
+    slowest shown), the colour the outcome. Drawn by the server: no chart library, no CDN."""
+    if not attempts:
+        return None
+    slowest = max(attempt.duration_ms for attempt in attempts) or 1
+    width = CHART_WIDTH / max(len(attempts), 20)
+    bars = []
+    for index, attempt in enumerate(attempts):
+        height = max(2, round(CHART_HEIGHT * attempt.duration_ms / slowest, 1))
+        bars.append(
+            {
+                "x": round(index * width, 1),
+                "y": round(CHART_HEIGHT - height, 1),
+                "width": round(max(width - CHART_GAP, 1), 1),
+                "height": height,
+                "colour": "ok" if attempt.succeeded else "fail",
+                "title": f"{attempt.started_at:%Y-%m-%d %H:%M:%S} UTC · "
+                f"{attempt.status_code or attempt.error_class or 'no answer'} · {attempt.duration_ms} ms"
+                + (" · test" if attempt.delivery.is_test else ""),
+            }
+        )
+    return {"bars": bars, "slowest_ms": slowest, "width": CHART_WIDTH, "height": CHART_HEIGHT}
+
+
+def attempt_pill(attempt):
+    """One attempt as a small badge: its HTTP code, or the error when nothing answered."""
+    colour = "green" if attempt.succeeded else "red"
+    label = attempt.status_code or attempt.error_class or "…"
+    return format_html(
+        '<span class="le-badge le-{} le-attempt" title="Attempt {} · {} UTC · {} ms{}">{}</span>',
+        colour,
+        attempt.number,
+        f"{attempt.started_at:%Y-%m-%d %H:%M:%S}",
+        attempt.duration_ms,
+        f" · {attempt.error_message}" if attempt.error_message else "",
+        label,
     )
