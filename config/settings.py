@@ -102,6 +102,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # JSON 503 + Retry-After when the database connection is lost under /api/ and /webhooks/.
+    "config.errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -142,6 +144,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, throttles) ---------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://leadengine")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Throttles and rate limits fail open when the cache is down (leadengine/api/throttling.py,
+    # webhooks/inbound/receive.py), so a dead or hung Redis must cost milliseconds, not the
+    # OS's connect timeout: redis-py's pool takes these per connection.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        socket_connect_timeout=env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.2),
+        socket_timeout=env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.2),
+    )
 
 # --- Celery ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -226,6 +236,14 @@ CELERY_BEAT_SCHEDULE["outbound-disable-failing-webhooks"] = {
     "schedule": 3600.0,
 }
 # --- end outbound webhooks ---------------------------------------------------------------
+
+# --- Email (operator notifications: webhooks/outbound/notifications.py) -----------------
+# EMAIL_URL like smtp+tls://user:password@smtp.example.com:587; the embedded default prints
+# emails on the console (the worker's output).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LeadEngine <leadengine@localhost>")
+# Where links in emails point: the admin's public address.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

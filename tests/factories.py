@@ -5,7 +5,7 @@ from django.utils import timezone
 from leadengine.models import ApiKey, IdempotencyRecord, Membership, Workspace
 from leads.models import Campaign, CustomField, Lead, List, Message
 from webhooks.inbound.models import InboundRequest, InboundWebhook
-from webhooks.outbound.models import Delivery, OutboundWebhook
+from webhooks.outbound.models import Delivery, OutboundWebhook, WebhookNotice
 
 USER_PASSWORD = "correct horse battery staple"
 
@@ -127,6 +127,15 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     event_id = factory.Sequence(lambda n: f"evt-{n}")
     payload = b'{"new_lead_status": "Opportunity"}'
     status = Delivery.Status.FAILED
+
+
+class WebhookNoticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookNotice
+
+    webhook = factory.SubFactory(OutboundWebhookFactory)
+    kind = WebhookNotice.Kind.DISABLED
+    reason = "Disabled automatically: every delivery failed for 5 days."
 
 
 class InboundWebhookFactory(factory.django.DjangoModelFactory):

@@ -41,6 +41,31 @@ def test_an_unexpected_exception_in_the_admin_is_django_html_500(client):
     assert b"Server Error (500)" in response.content
 
 
+def test_a_lost_database_connection_under_api_is_a_json_503_with_retry_after(client):
+    response = client.get("/api/v1/database-gone/")
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response["Retry-After"] == "1"
+    assert response.json()["error"]["code"] == "unavailable"
+
+
+def test_a_closed_database_connection_under_webhooks_is_a_retryable_json_503(client):
+    response = client.post("/webhooks/database-gone/now", data={}, content_type="application/json")
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response["Retry-After"] == "1"
+    assert response.json()["code"] == "unavailable" and response.json()["retryable"] is True
+
+
+def test_a_lost_database_connection_in_the_admin_stays_django_html_500(client):
+    response = client.get("/admin/database-gone/")
+
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("text/html")
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [

@@ -9,11 +9,16 @@ from django.forms.models import BaseInlineFormSet
 
 from leadengine.admin_scoping import WorkspaceScopedInline
 
-from .admin_views import webhooks_settings_view
+from .admin_views import webhook_notice_acknowledge_view, webhooks_settings_view
 from .outbound.models import Delivery
 from .outbound.presentation import delivery_table
 
 admin.site.add_view(route="settings/webhooks/", view=webhooks_settings_view, name="webhooks_settings")
+admin.site.add_view(
+    route="settings/webhooks/notices/<int:notice_id>/acknowledge/",
+    view=webhook_notice_acknowledge_view,
+    name="webhooks_notice_acknowledge",
+)
 admin.site.add_settings_page(name="Webhooks", url_name="admin:webhooks_settings", order=10)
 
 

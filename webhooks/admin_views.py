@@ -1,10 +1,17 @@
 """Settings ▸ Webhooks: one page, a Send Data / Receive Data toggle, each kind with its health."""
 
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from leadengine.models import Workspace
 
 from . import selectors
 from .outbound.models import Delivery
+from .outbound.notifications import notices_open_for, webhook_notice_acknowledge
 from .outbound.presentation import status_badge
 
 KINDS = {
@@ -59,8 +66,37 @@ def webhooks_settings_view(request, *, admin_site):
         "rows": rows,
         "show_workspace": len(workspaces) > 1,
         "api_keys_url": reverse("admin:leadengine_apikey_changelist"),
+        "notices": [_notice_banner(notice) for notice in notices_open_for(workspaces=_workspaces(request))],
     }
     return TemplateResponse(request, "admin/webhooks/settings.html", context)
+
+
+@require_POST
+def webhook_notice_acknowledge_view(request, notice_id, *, admin_site):
+    """The banner's "Acknowledge" button: gone for everyone in the workspace."""
+    notice = notices_open_for(workspaces=_workspaces(request)).filter(pk=notice_id).first()
+    if notice is None:
+        raise Http404("No open notice with this id in your workspaces.")
+    webhook_notice_acknowledge(notice=notice, user=request.user)
+    messages.success(request, f'Notice about "{notice.webhook.name}" acknowledged.')
+    return redirect(reverse("admin:webhooks_settings") + "?kind=send")
+
+
+def _workspaces(request):
+    return Workspace.objects.for_user(request.user)
+
+
+def _notice_banner(notice):
+    return {
+        "id": notice.pk,
+        "kind": notice.get_kind_display(),
+        "webhook": notice.webhook.name,
+        "workspace": notice.webhook.workspace.name,
+        "reason": notice.reason,
+        "raised_at": notice.raised_at,
+        "url": reverse("admin:outbound_outboundwebhook_change", args=[notice.webhook_id]),
+        "acknowledge_url": reverse("admin:webhooks_notice_acknowledge", args=[notice.pk]),
+    }
 
 
 def _outbound_row(webhook):

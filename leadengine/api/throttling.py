@@ -6,15 +6,30 @@ They are set on the API's base viewset rather than globally: inbound webhooks ha
 own per-webhook limit and must not be throttled per IP like anonymous API calls.
 """
 
+import logging
+
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
 from .scoping import caller_key_workspace_id
 
+logger = logging.getLogger(__name__)
+# A stable message (the metrics can count it): the cache was down and a call went unthrottled.
+CACHE_DOWN_MESSAGE = "throttle cache unavailable; request let through"
+
 
 class _RatesFromSettings:
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
+    def allow_request(self, request, view):
+        """Fail open: with the cache down, a lead creation matters more than a rate limit
+        (the cache's socket timeouts in settings keep a hung Redis to milliseconds)."""
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # any cache backend's connection error
+            logger.warning(CACHE_DOWN_MESSAGE, extra={"throttle_scope": self.scope}, exc_info=True)
+            return True
 
 
 class UserRateThrottle(_RatesFromSettings, throttling.UserRateThrottle):

@@ -30,6 +30,8 @@ from .sender_auth import BearerKeyAuth
 from .services import inbound_request_log, records_process, records_warnings, webhook_capture_sample
 
 logger = logging.getLogger(__name__)
+# A stable message (the metrics can count it): the cache was down and a request was let through.
+RATE_LIMIT_CACHE_DOWN_MESSAGE = "rate limit cache unavailable; request let through"
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def _check_rate_limit(webhook):
         cache.add(key, 0, timeout=120)
         count = cache.incr(key)
     except Exception:  # the cache being down must not stop leads coming in
-        logger.warning("Rate limit cache unavailable; request let through", exc_info=True)
+        logger.warning(RATE_LIMIT_CACHE_DOWN_MESSAGE, exc_info=True)
         return
     if count > limit:
         retry_after = max(1, math.ceil(60 - now % 60))

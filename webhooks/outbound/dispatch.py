@@ -21,7 +21,15 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from .http_client import DeliveryResult
-from .models import BREAKER_THRESHOLD, Delivery, DeliveryAttempt, OutboundWebhook, breaker_pause
+from .models import (
+    BREAKER_THRESHOLD,
+    Delivery,
+    DeliveryAttempt,
+    OutboundWebhook,
+    WebhookNotice,
+    breaker_pause,
+)
+from .notifications import webhook_stopped_notify, webhooks_failing_enqueue
 
 OUTCOME_FIELDS = ("status", "next_attempt_at", "completed_at", "last_status_code", "last_error")
 WORKER_LOST = "The worker stopped during this attempt; whether the receiver got it is unknown."
@@ -214,16 +222,20 @@ def deliveries_record(token, results):
     """Write a group of outcomes in a few queries: deliveries with the same outcome share one
     UPDATE, limited to rows this claim still holds (if the lease was lost and another worker
     took a row, its outcome is theirs); the attempt rows are written either way: they
-    happened. Also feeds the circuit breaker and honours 410 Gone."""
+    happened. Also feeds the circuit breaker, honours 410 Gone, and queues the operators'
+    notification when a delivery failed for good (one task after commit, off this path)."""
     if not results:
         return
     now = timezone.now()
     disable = {}
+    failed_for_good = set()
     groups = defaultdict(list)
     for delivery, result in results:
         reason = delivery.apply_result(result, now)
         if reason:
             disable[delivery.webhook_id] = reason
+        elif _failed_for_good(delivery, result):
+            failed_for_good.add(delivery.webhook_id)
         groups[tuple(getattr(delivery, name) for name in OUTCOME_FIELDS)].append(delivery.pk)
     started = [d.started_attempt_id for d, _ in results if getattr(d, "started_attempt_id", None)]
     with transaction.atomic():
@@ -235,7 +247,19 @@ def deliveries_record(token, results):
         DeliveryAttempt.objects.bulk_create(attempt_row(delivery, result) for delivery, result in results)
         breakers_record(results, now)
         for webhook_id, reason in disable.items():
-            webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason)
+            if webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason):
+                webhook_stopped_notify(webhook_id=webhook_id, kind=WebhookNotice.Kind.GONE, reason=reason)
+        webhooks_failing_enqueue(webhook_ids=failed_for_good - disable.keys())
+
+
+def _failed_for_good(delivery, result):
+    """A real delivery with no attempt left (retries spent, or an answer not worth retrying);
+    one not sent because its webhook is disabled says nothing new about the endpoint."""
+    return (
+        delivery.status == Delivery.Status.FAILED
+        and not delivery.is_test
+        and result.error_class != "WebhookDisabled"
+    )
 
 
 def attempt_row(delivery, result):
@@ -299,6 +323,9 @@ def leases_renew(tokens):
 
 
 def webhook_deactivate(*, webhook, reason):
-    OutboundWebhook.objects.filter(pk=webhook.pk, is_active=True).update(
-        is_active=False, disabled_reason=reason[:500], disabled_at=timezone.now()
+    """Returns whether this call deactivated it (False: it already was)."""
+    return bool(
+        OutboundWebhook.objects.filter(pk=webhook.pk, is_active=True).update(
+            is_active=False, disabled_reason=reason[:500], disabled_at=timezone.now()
+        )
     )

@@ -402,3 +402,34 @@ class DeliveryAttempt(models.Model):
     @property
     def succeeded(self):
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookNotice(models.Model):
+    """What the workspace's operators are told about one webhook: the latest reason it
+    stopped or started failing (a banner on Settings ▸ Webhooks until acknowledged) and when
+    they were last emailed (at most once a day per webhook; `notifications.py`)."""
+
+    class Kind(models.TextChoices):
+        DISABLED = "disabled", "Disabled automatically"
+        GONE = "gone", "Deactivated by the receiver (410 Gone)"
+        FAILING = "failing", "Deliveries failing"
+
+    webhook = models.OneToOneField(OutboundWebhook, on_delete=models.CASCADE, related_name="notice")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    reason = models.CharField(max_length=1000)
+    raised_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]  # one row per webhook: no index beyond its own
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.webhook}"
+
+    @property
+    def is_open(self):
+        return self.acknowledged_at is None

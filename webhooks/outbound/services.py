@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from .dispatch import attempt_row, webhook_deactivate
 from .http_client import webhook_post
-from .models import TEST_EVENT_TYPE, Delivery, DeliveryAttempt, OutboundWebhook
+from .models import TEST_EVENT_TYPE, Delivery, DeliveryAttempt, OutboundWebhook, WebhookNotice
+from .notifications import webhook_stopped_notify
 from .outbox import deliveries_enqueue_after_commit
 from .payload import payload_serialize, sample_payload_build
 from .signing import secret_generate
@@ -146,5 +147,6 @@ def webhooks_disable_failing(*, now=None):
                 f"{first:%Y-%m-%d %H:%M} UTC failed (5 days)."
             )
             webhook_deactivate(webhook=webhook, reason=reason)
+            webhook_stopped_notify(webhook_id=webhook.pk, kind=WebhookNotice.Kind.DISABLED, reason=reason)
             disabled.append(webhook.pk)
     return disabled

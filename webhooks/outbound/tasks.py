@@ -9,7 +9,8 @@ from celery import shared_task
 from celery.signals import worker_shutting_down
 from django.conf import settings
 
-from . import selectors, sender, services
+from . import notifications, selectors, sender, services
+from .models import WebhookNotice
 from .outbox import deliveries_ring_doorbell
 
 
@@ -33,6 +34,17 @@ def deliver_due_webhooks():
 @shared_task(name="outbound.disable_failing_webhooks")
 def disable_failing_webhooks():
     return len(services.webhooks_disable_failing())
+
+
+@shared_task(name="outbound.notify_webhook_operators")
+def notify_webhook_operators(notice_id=None, failing_webhook_ids=None):
+    """Email about a notice already raised (a disable), or decide whether these webhooks have
+    just started failing and tell their operators."""
+    if failing_webhook_ids:
+        notifications.webhooks_failing_notify(webhook_ids=failing_webhook_ids)
+    notice = WebhookNotice.objects.select_related("webhook").filter(pk=notice_id).first()
+    if notice is not None:
+        notifications.webhook_notice_email(notice=notice)
 
 
 @worker_shutting_down.connect
