@@ -27,8 +27,9 @@ class _RatesFromSettings:
         (the cache's socket timeouts in settings keep a hung Redis to milliseconds)."""
         try:
             return super().allow_request(request, view)
-        except Exception:  # any cache backend's connection error
-            logger.warning(CACHE_DOWN_MESSAGE, extra={"throttle_scope": self.scope}, exc_info=True)
+        except Exception as error:  # any cache backend's connection error
+            # One line per request during an outage, no traceback: the cause is in `error`.
+            logger.warning(CACHE_DOWN_MESSAGE, extra={"throttle_scope": self.scope, "error": repr(error)})
             return True
 
 

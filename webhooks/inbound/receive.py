@@ -142,8 +142,8 @@ def _check_rate_limit(webhook):
     try:
         cache.add(key, 0, timeout=120)
         count = cache.incr(key)
-    except Exception:  # the cache being down must not stop leads coming in
-        logger.warning(RATE_LIMIT_CACHE_DOWN_MESSAGE, exc_info=True)
+    except Exception as error:  # the cache being down must not stop leads coming in
+        logger.warning(RATE_LIMIT_CACHE_DOWN_MESSAGE, extra={"error": repr(error)})
         return
     if count > limit:
         retry_after = max(1, math.ceil(60 - now % 60))
