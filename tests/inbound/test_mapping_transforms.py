@@ -363,3 +363,64 @@ def test_the_preview_shows_each_transform_steps_result(client, workspace):
     assert "<code>split ;</code> → [&quot;ai&quot;, &quot;math&quot;]" in content
     assert "<code>upper</code> → [&quot;AI&quot;, &quot;MATH&quot;]" in content
     assert "<code>stored as</code> → [&quot;AI&quot;, &quot;MATH&quot;]" in content
+
+
+# --- The admin editor ----------------------------------------------------------------------
+
+
+def editor_post(client, workspace, **row):
+    data = {
+        "workspace": workspace.pk,
+        "name": "HubSpot",
+        "dedupe_field": "business_email",
+        "is_active": "on",
+        "default_phone_region": "US",
+        "mappings-TOTAL_FORMS": "2",
+        "mappings-INITIAL_FORMS": "0",
+        "mappings-MIN_NUM_FORMS": "0",
+        "mappings-MAX_NUM_FORMS": "1000",
+        "mappings-0-field": "business_email",
+        "mappings-0-source_path": "email | properties/email/value",
+    }
+    data.update({f"mappings-1-{name}": value for name, value in row.items()})
+    return client.post(reverse("admin:inbound_inboundwebhook_add"), data)
+
+
+@pytest.mark.django_db
+def test_the_editor_saves_transform_lines_as_steps_and_shows_them_back(client, workspace):
+    client.force_login(operator_of(workspace))
+
+    editor_post(
+        client,
+        workspace,
+        field="tags",
+        source_path="interests",
+        combine="first",
+        transforms='split ;\ntrim\nmap {"option_1": "Pricing"}',
+        clear_when_empty="on",
+    )
+
+    saved = FieldMapping.objects.get(field="tags")
+    assert saved.transforms == [
+        {"op": "split", "arg": ";"},
+        {"op": "trim"},
+        {"op": "map", "arg": {"option_1": "Pricing"}},
+    ]
+    assert saved.clear_when_empty and saved.webhook.default_phone_region == "US"
+    page = client.get(
+        reverse("admin:inbound_inboundwebhook_change", args=[saved.webhook.pk])
+    ).content.decode()
+    assert "split ;\ntrim\nmap {&quot;option_1&quot;: &quot;Pricing&quot;}" in page
+
+
+@pytest.mark.django_db
+def test_the_editor_refuses_a_bad_step_and_names_it(client, workspace):
+    client.force_login(operator_of(workspace))
+
+    response = editor_post(
+        client, workspace, field="tags", source_path="interests", transforms="split ;\nexplode"
+    )
+
+    assert response.status_code == 200
+    assert "Transform step 2 (explode): unknown operation" in response.content.decode()
+    assert not FieldMapping.objects.exists()
