@@ -22,6 +22,7 @@ import re
 import unicodedata
 
 import idna
+import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils.dateparse import parse_date, parse_datetime
@@ -139,6 +140,28 @@ def clean_url(value):
     except ValidationError:
         raise CoercionError(f"“{_shown(value)}” is not a valid http(s) URL") from None
     return value
+
+
+def phone_e164(text, region=""):
+    """`text` as an E.164 number (+15550100), or None when it can't be read as one: no
+    country code and no default `region`, or a length no number of that country has.
+    "Possible" rather than "valid" numbers: the check of length only, so a real number in a
+    range the metadata doesn't know yet (and the 555 numbers of every example) still reads."""
+    try:
+        number = phonenumbers.parse(text, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_phone(value, region=""):
+    """Phones are stored in E.164 when they can be read as a number, so `+1 555 0100` and
+    `+15550100` are one value (and dedupe to one lead); text that isn't a readable number is
+    kept as sent, as before (an extension note or a national number without a region)."""
+    text = clean_text(value)
+    return (phone_e164(text, region) or text) if text else text
 
 
 def clean_integer(value, minimum=0, maximum=INTEGER_MAX):
@@ -273,7 +296,7 @@ def clean_status(value):
 
 _DEFAULT_CLEANERS = {
     FieldType.TEXT: clean_text,
-    FieldType.PHONE: clean_text,
+    FieldType.PHONE: clean_phone,
     FieldType.LONG_TEXT: lambda value: clean_text(value, LONG_TEXT_MAX_LENGTH),
     FieldType.EMAIL: clean_email,
     FieldType.URL: clean_url,
@@ -293,11 +316,14 @@ _CUSTOM_CLEANERS = {
 }
 
 
-def coerce_default(key, value):
+def coerce_default(key, value, *, phone_region=""):
+    """`phone_region` is the default country of national phone numbers (see clean_phone)."""
     spec = DEFAULT_FIELDS_BY_KEY[key]
     cleaner = _DEFAULT_CLEANERS.get(spec.type)
     if cleaner is None or not spec.writable:
         raise CoercionError(f"{key} is kept by LeadEngine and can't be written")
+    if spec.type == FieldType.PHONE:
+        return clean_phone(value, phone_region)
     return cleaner(value)
 
 

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from leadengine.models import ApiKey, IdempotencyRecord, Membership, Workspace
 from leads.models import Campaign, CustomField, Lead, List, Message
-from webhooks.inbound.models import InboundRequest, InboundWebhook
+from webhooks.inbound.models import FieldMapping, InboundRequest, InboundWebhook
 from webhooks.outbound.models import Delivery, OutboundWebhook, WebhookNotice
 
 USER_PASSWORD = "correct horse battery staple"
@@ -144,6 +144,15 @@ class InboundWebhookFactory(factory.django.DjangoModelFactory):
 
     workspace = factory.SubFactory(WorkspaceFactory)
     name = factory.Sequence(lambda n: f"Inbound {n}")
+
+
+class FieldMappingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FieldMapping
+
+    webhook = factory.SubFactory(InboundWebhookFactory)
+    field = "business_email"
+    source_path = "email"
 
 
 class InboundRequestFactory(factory.django.DjangoModelFactory):

@@ -264,3 +264,59 @@ def test_the_request_log_detail_holds_the_warnings_of_a_saved_lead(key_api, api_
     assert detail["status_code"] == 201
     assert [(w["field"], w["path"]) for w in detail["warnings"]] == [("number_of_employees", "employees")]
     assert detail["response"]["warnings"] == detail["warnings"]
+
+
+def test_mapping_rows_with_transforms_round_trip(key_api, workspace):
+    mappings = [
+        {"field": "business_email", "source_path": "email | contact/email"},
+        {
+            "field": "tags",
+            "source_path": "interests",
+            "combine": "first",
+            "transforms": [{"op": "split", "arg": ";"}, {"op": "trim"}],
+            "clear_when_empty": True,
+        },
+        {
+            "field": "name",
+            "source_path": "first | last",
+            "combine": "all",
+            "transforms": [{"op": "join", "arg": " "}],
+        },
+        {"field": "lead_source", "transforms": [{"op": "constant", "arg": "HubSpot"}]},
+    ]
+
+    created = key_api.post(
+        URL, {"name": "HubSpot", "default_phone_region": "US", "mappings": mappings}, format="json"
+    )
+    fetched = key_api.get(f"{URL}{created.json()['id']}/")
+
+    assert created.status_code == 201, created.json()
+    assert fetched.json()["default_phone_region"] == "US"
+    assert fetched.json()["mappings"] == [
+        {"combine": "first", "transforms": [], "clear_when_empty": False, **mappings[0]},
+        mappings[1],
+        {"clear_when_empty": False, **mappings[2]},
+        {"source_path": "", "combine": "first", "clear_when_empty": False, **mappings[3]},
+    ]
+
+
+def test_a_bad_transform_is_a_400_naming_the_row_and_the_step(key_api, workspace):
+    mappings = [
+        {"field": "business_email", "source_path": "email"},
+        {"field": "tags", "source_path": "interests", "transforms": [{"op": "split"}, {"op": "explode"}]},
+    ]
+
+    response = key_api.post(URL, {"name": "Bad", "mappings": mappings}, format="json")
+
+    assert response.status_code == 400
+    [first_row, second_row] = response.json()["error"]["fields"]["mappings"]
+    assert first_row == {}
+    assert second_row["transforms"][0].startswith("Transform step 2 (explode): unknown operation")
+    assert not InboundWebhook.objects.filter(name="Bad").exists()
+
+
+def test_an_unknown_phone_region_is_a_400(key_api, workspace):
+    response = key_api.post(URL, {"name": "Phones", "default_phone_region": "XX"}, format="json")
+
+    assert response.status_code == 400
+    assert "default_phone_region" in str(response.json())

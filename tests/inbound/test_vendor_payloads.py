@@ -94,7 +94,7 @@ def test_calendly_questions_and_answers_by_question(workspace, secret):
 
     assert (lead.company_name, lead.office_phone, lead.time_zone) == (
         "Apollo Guidance",
-        "+1 555 555 0199",
+        "+15555550199",  # phones are stored in E.164
         "America/New_York",
     )
     assert [campaign.name for campaign in lead.campaigns.all()] == ["fall-launch"]

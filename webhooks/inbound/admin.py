@@ -28,6 +28,7 @@ from .models import (
     writable_field_choices,
 )
 from .services import lead_preview, mappings_suggest
+from .transforms import steps_from_text, steps_to_text
 
 RECENT_REQUESTS = 10
 FIELD_PICKER_ID = "le-field-options"
@@ -70,6 +71,7 @@ class InboundWebhookForm(WorkspaceScopedForm):
             "dedupe_field",
             "is_active",
             "strict",
+            "default_phone_region",
             "capture_next",
         ]
 
@@ -92,10 +94,36 @@ class FieldMappingForm(forms.ModelForm):
         ),
     )
 
+    # Not required: a row posted without it (older pages, scripts) keeps the default.
+    combine = forms.ChoiceField(choices=FieldMapping.Combine.choices, required=False)
+    transforms = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 28, "placeholder": "trim\nsplit ;"}),
+        help_text="One step per line: an operation, then its argument (JSON when it reads as JSON): "
+        'trim, lower, upper, title, split ;, join ", ", phone_e164 GB, first_name_of, last_name_of, '
+        'default …, constant …, template {first} {last}, date %d/%m/%Y, map {"won": "Opportunity"}, '
+        "regex (\\d+).",
+    )
+
     class Meta:
         model = FieldMapping
-        fields = ["field", "source_path"]
-        widgets = {"source_path": forms.TextInput(attrs={"size": 40, "placeholder": "contact/work/email"})}
+        fields = ["field", "source_path", "combine", "transforms", "clear_when_empty"]
+        widgets = {
+            "source_path": forms.TextInput(attrs={"size": 40, "placeholder": "email | contact/work/email"})
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["transforms"] = steps_to_text(self.initial.get("transforms") or [])
+
+    def clean_combine(self):
+        return self.cleaned_data.get("combine") or FieldMapping.Combine.FIRST
+
+    def clean_transforms(self):
+        # Only the text is read here; the steps' rule is mapping_errors, run by the model's clean().
+        return steps_from_text(self.cleaned_data.get("transforms") or "")
 
 
 class FieldMappingInline(WorkspaceScopedInline, admin.TabularInline):
@@ -105,7 +133,7 @@ class FieldMappingInline(WorkspaceScopedInline, admin.TabularInline):
     form = FieldMappingForm
     extra = 1
     verbose_name = "mapping row"
-    verbose_name_plural = "Mapping (LeadEngine field ← source path)"
+    verbose_name_plural = "Mapping (LeadEngine field ← source path, then transforms)"
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -137,7 +165,16 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         # Name, description and target list first, then the mapping (the inline) below.
-        main = ["name", "description", "target_list", "workspace", "dedupe_field", "is_active", "strict"]
+        main = [
+            "name",
+            "description",
+            "target_list",
+            "workspace",
+            "dedupe_field",
+            "default_phone_region",
+            "is_active",
+            "strict",
+        ]
         if obj is None:
             suggested = ", ".join(f"{path}→{field}" for field, path in SUGGESTED_MAPPINGS)
             return [
@@ -391,12 +428,29 @@ def _example(value):
     return text if len(text) <= 80 else text[:79] + "…"
 
 
+def _shown(value):
+    if value is None:
+        return "—"
+    return _example(value.isoformat() if hasattr(value, "isoformat") else value)
+
+
 def _preview_rows(preview):
+    """A row per mapped field: the value it would store, and each step that led there (the
+    source, every transform, then the coerced value), so a transform's effect is visible."""
     record = preview.get("record")
     rows = []
     if record is not None:
-        for key, value in {**record.values, **record.custom_values}.items():
-            rows.append((key, _example(value if not hasattr(value, "isoformat") else value.isoformat())))
+        stored = {**record.values, **record.custom_values}
+        for key, steps in record.steps.items():
+            if key not in stored and all(value is None for _label, value in steps):
+                continue  # nothing found for this row: its paths are listed as missing
+            rows.append(
+                {
+                    "key": key,
+                    "value": _shown(stored[key]) if key in stored else "(not stored)",
+                    "steps": [(label, _shown(value)) for label, value in steps],
+                }
+            )
     return {
         "rows": rows,
         "errors": preview["errors"],

@@ -1,6 +1,7 @@
 """REST API of Receive Data: inbound webhooks (with their mapping) and the request log."""
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 
 from leadengine.api.filters import IdFilter, WorkspaceFilterSet
@@ -9,8 +10,27 @@ from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
 from leadengine.models import ApiKeyScope
 from leads.models import CustomField, List
 
+from .mapping import MappingRow
 from .models import FieldMapping, InboundRequest, InboundWebhook, mapping_errors
 from .services import mappings_suggest, webhook_mappings_replace
+from .transforms import TRANSFORMS
+
+
+class TransformStepSerializer(serializers.Serializer):
+    """Documents a step's shape; its rule is mapping_errors (webhooks/inbound/transforms.py)."""
+
+    op = serializers.ChoiceField(choices=list(TRANSFORMS), help_text="The operation.")
+    arg = serializers.JSONField(
+        required=False,
+        help_text="Its argument: a delimiter, a region, a format, a pattern, a template, a value or "
+        "a value map object, depending on op.",
+    )
+
+
+@extend_schema_field(TransformStepSerializer(many=True))
+class TransformStepsField(serializers.JSONField):
+    """A JSON list validated as a whole by the mapping rule, so a bad step's message names
+    the step ("Transform step 2 (split): ...") the same way in the admin and the API."""
 
 
 class FieldMappingSerializer(serializers.ModelSerializer):
@@ -18,10 +38,24 @@ class FieldMappingSerializer(serializers.ModelSerializer):
         max_length=100,
         help_text="A writable default field (see /api/v1/fields/) or a custom field key of the workspace.",
     )
+    source_path = serializers.CharField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A /-separated path, or several separated by | (the first non-empty wins, or "
+        "all with combine=all). Blank only when a constant, template or default transform makes the value.",
+    )
+    transforms = TransformStepsField(
+        required=False,
+        default=list,
+        help_text='Steps applied in order, e.g. [{"op": "split", "arg": ";"}, {"op": "trim"}]. '
+        f"Operations: {', '.join(TRANSFORMS)}.",
+    )
 
     class Meta:
         model = FieldMapping
-        fields = ["field", "source_path"]
+        fields = ["field", "source_path", "combine", "transforms", "clear_when_empty"]
 
     def validate_source_path(self, value):
         return value.strip()  # its rule is the webhook's: InboundWebhookSerializer.validate_mappings
@@ -65,6 +99,7 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
             "dedupe_field",
             "is_active",
             "strict",
+            "default_phone_region",
             "capture_next",
             "sample_captured_at",
             "mappings",
@@ -87,7 +122,7 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
         return value
 
     def validate_mappings(self, rows):
-        errors = mapping_errors(rows=_pairs(rows), custom_field_keys=self._custom_field_keys())
+        errors = mapping_errors(rows=_rows(rows), custom_field_keys=self._custom_field_keys())
         if any(errors["rows"]):
             raise serializers.ValidationError(errors["rows"])
         return rows
@@ -99,7 +134,7 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
         if rows is None:
             mappings_suggest(webhook=webhook)
         else:
-            webhook_mappings_replace(webhook=webhook, mappings=_pairs(rows))
+            webhook_mappings_replace(webhook=webhook, mappings=[dict(row) for row in rows])
         return webhook
 
     @transaction.atomic
@@ -108,12 +143,21 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
         validated_data.pop("workspace", None)
         webhook = super().update(webhook, validated_data)
         if rows is not None:
-            webhook_mappings_replace(webhook=webhook, mappings=_pairs(rows))
+            webhook_mappings_replace(webhook=webhook, mappings=[dict(row) for row in rows])
         return webhook
 
 
-def _pairs(rows):
-    return [(row["field"], row["source_path"]) for row in rows]
+def _rows(rows):
+    return [
+        MappingRow(
+            field=row["field"],
+            source_path=row.get("source_path", ""),
+            combine=row.get("combine", FieldMapping.Combine.FIRST),
+            transforms=row.get("transforms", []),
+            clear_when_empty=row.get("clear_when_empty", False),
+        )
+        for row in rows
+    ]
 
 
 class InboundWebhookViewSet(WorkspaceScopedViewSet):

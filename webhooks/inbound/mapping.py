@@ -1,23 +1,59 @@
 """Source paths into received documents: pure functions, no database.
 
-A path is `/`-separated. Each segment is first tried as a literal key (real keys contain
-spaces, dots and brackets), then, on arrays: a number indexes, `*` collects from every
-element, `[key=value]` picks the first element whose `key` equals `value`. A string met with
-segments left over is parsed as JSON when it looks like a document (Unbounce's `data.json`,
-Jotform's `rawRequest`), so `data.json/email` reaches into it.
+A path is `/`-separated (a `/` inside `[...]` doesn't split). Each segment is first tried as
+a literal key (real keys contain spaces, dots and brackets), then, on arrays: a number
+indexes, `*` collects from every element, `[key=value]` picks the first element whose `key`
+(itself a path: `[field/id=abc]`) equals `value`, `[key!=value]` the first whose doesn't. A
+string met with segments left over is parsed as JSON when it looks like a document
+(Unbounce's `data.json`, Jotform's `rawRequest`), so `data.json/email` reaches into it.
+
+A mapping row's source is one or more paths separated by `|` (`email | contact/email`): the
+first non-empty wins, or every non-empty one is collected into a list (`combine="all"`).
 """
 
 import functools
 import json
 import re
+from dataclasses import dataclass, field
+
+from .transforms import TransformContext, TransformError, is_empty, steps_apply
 
 MISSING = object()
-_SELECTOR = re.compile(r"^\[([^=\]]+)=([^\]]*)\]$")
+_SELECTOR = re.compile(r"^\[(?P<key>[^=!\]]+?)(?P<operator>!=|=)(?P<value>.*)\]$")
 MAX_FLATTENED_PATHS = 500
 
 
+class Combine:
+    """How a row with several source paths makes one value."""
+
+    FIRST = "first"  # the first path with a non-empty value
+    ALL = "all"  # every non-empty value, in path order, as one list
+
+
+def _split_outside_brackets(text, separator):
+    parts, current, depth = [], [], 0
+    for character in text:
+        if character == "[":
+            depth += 1
+        elif character == "]" and depth:
+            depth -= 1
+        if character == separator and not depth:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    parts.append("".join(current))
+    return parts
+
+
 def split_path(path):
-    return [segment for segment in path.strip().strip("/").split("/") if segment != ""]
+    """Segments of a path; `/` inside `[...]` is part of its selector (`[field/id=x]`)."""
+    return [segment for segment in _split_outside_brackets(path.strip().strip("/"), "/") if segment != ""]
+
+
+def split_sources(source_path):
+    """The paths of a row's source: `email | contact/email` → ["email", "contact/email"]."""
+    return [part.strip() for part in _split_outside_brackets(source_path or "", "|") if part.strip()]
 
 
 def resolve(document, path):
@@ -52,9 +88,15 @@ def _pick(items, segment):
         return items[index] if index < len(items) else MISSING
     selector = _SELECTOR.match(segment)
     if selector:
-        key, wanted = selector.groups()
+        key_path, wanted = split_path(selector["key"]), selector["value"]
+        equal = selector["operator"] == "="
         for item in items:
-            if isinstance(item, dict) and key in item and _as_text(item[key]) == wanted:
+            if not isinstance(item, dict):
+                continue
+            found = _resolve(item, key_path)
+            if found is MISSING or isinstance(found, dict | list):
+                continue
+            if (_as_text(found) == wanted) == equal:
                 return item
     return MISSING
 
@@ -120,23 +162,71 @@ def _insert_nested(document, segments, value):
 # --- Applying a mapping ------------------------------------------------------------------
 
 
-def extract(document, mappings):
-    """Resolve each (field, path): returns ({field: (path, raw value)}, [missing paths])."""
-    found, missing = {}, []
-    for field, path in mappings:
+@dataclass(frozen=True)
+class MappingRow:
+    """One mapping row, as the pure functions need it (FieldMapping.as_row())."""
+
+    field: str
+    source_path: str
+    combine: str = Combine.FIRST
+    transforms: list = field(default_factory=list)
+    clear_when_empty: bool = False
+
+
+@dataclass
+class RowValue:
+    """What a row made of a document. `present`: some source path exists in the document
+    (a row whose path is absent never clears a field); `steps`: (label, value) after the
+    source and after each transform, for the preview."""
+
+    value: object = None
+    present: bool = False
+    missing_paths: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    error: str | None = None
+
+
+def row_value(document, row, *, phone_region=""):
+    """The raw value of one row: its source paths combined, then its transforms applied."""
+    result = RowValue()
+    paths = split_sources(row.source_path)
+    found = []
+    for path in paths:
         value = resolve(document, path)
         if value is MISSING:
-            missing.append(path)
-        else:
-            found[field] = (path, value)
-    return found, missing
+            result.missing_paths.append(path)
+            continue
+        result.present = True
+        if row.combine == Combine.ALL:
+            found += [item for item in (value if isinstance(value, list) else [value]) if not is_empty(item)]
+        elif not is_empty(value):
+            found = value
+            break
+        elif not found:
+            found = value  # an empty value is kept: it may clear the field, or meet a default
+    result.value = (found or None) if row.combine == Combine.ALL else (found if found != [] else None)
+    if not paths:
+        result.present = True  # a row made by its transforms alone (constant, template)
+    result.steps.append((f"from {row.source_path}" if paths else "(no source path)", result.value))
+    if row.transforms:
+        context = TransformContext(document=document, phone_region=phone_region, resolve=resolve)
+        try:
+            result.value, trace = steps_apply(result.value, row.transforms, context)
+        except TransformError as exc:
+            result.error = str(exc)
+            return result
+        result.steps += trace
+    if not is_empty(result.value):
+        result.missing_paths = []  # a fallback path found it: the others aren't "missing"
+    return result
 
 
 def unmapped_keys(document, paths):
     """Top-level keys that no mapping reads (for form bodies, `a[b]` counts as read by `a/...`)."""
     if not isinstance(document, dict):
         return []
-    first_segments = {segments[0] for segments in map(split_path, paths) if segments}
+    every_path = [single for path in paths for single in split_sources(path)]
+    first_segments = {segments[0] for segments in map(split_path, every_path) if segments}
     bases = {match.group(1) for match in map(_BRACKETED.match, document) if match}
     unmapped = []
     for key in document:

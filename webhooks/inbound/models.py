@@ -8,8 +8,9 @@ from leadengine.models import ApiKey, Workspace
 from leads.catalogue import DEDUPE_FIELD_KEYS, DEFAULT_FIELDS, DEFAULT_FIELDS_BY_KEY, WRITABLE_FIELD_KEYS
 from leads.models import CustomField, List
 
-from .mapping import split_path
+from .mapping import Combine, MappingRow, split_path, split_sources
 from .sender_auth import BearerKeyAuth
+from .transforms import VALUE_MAKERS, steps_errors
 
 # What a new webhook starts with: the usual lead form's keys that equal default field names,
 # plus the three common aliases (email, phone, date).
@@ -46,14 +47,19 @@ def dedupe_field_choices(custom_fields=()):
     return choices
 
 
+# Fields a webhook can set but never empty: names are only ever added to campaigns and
+# lists, and a status changes only to another of the 14 (lead_set_status).
+UNCLEARABLE_FIELDS = {"campaigns", "lists", "lead_status"}
+
+
 def mapping_errors(*, rows=(), dedupe_field=None, custom_field_keys=frozenset()):
     """What is wrong with a webhook's mapping: the one rule behind the admin, the REST API
     and the endpoint (which meets rows saved before a rule existed, or whose custom field
     was deleted since).
 
-    `rows` are (field, source path) pairs; `custom_field_keys` the keys of the webhook's
-    workspace. Returns {"dedupe_field": [message, ...], "rows": [{name: [message, ...]}, ...]},
-    one dict per row, empty when the row is fine.
+    `rows` are MappingRow objects (or (field, source path) pairs); `custom_field_keys` the
+    keys of the webhook's workspace. Returns {"dedupe_field": [message, ...], "rows":
+    [{name: [message, ...]}, ...]}, one dict per row, empty when the row is fine.
     """
     dedupe_errors = []
     if dedupe_field is not None and dedupe_field not in (*DEDUPE_FIELD_KEYS, *custom_field_keys):
@@ -62,18 +68,46 @@ def mapping_errors(*, rows=(), dedupe_field=None, custom_field_keys=frozenset())
             "nor a custom field of this workspace."
         )
     row_errors, seen = [], set()
-    for field, source_path in rows:
-        errors = {}
-        if field not in WRITABLE_FIELD_KEYS and field not in custom_field_keys:
-            errors["field"] = [f"{field!r} is not a writable field of this workspace."]
-        elif field in seen:
-            errors["field"] = [f"{field!r} is mapped twice: one row per field."]
-        if not split_path(source_path or ""):
-            # An empty path (or `/`) would resolve to the whole document.
-            errors["source_path"] = ["A source path needs at least one key."]
-        seen.add(field)
+    for row in rows:
+        row = row if isinstance(row, MappingRow) else MappingRow(*row)
+        errors = _row_errors(row, custom_field_keys)
+        if "field" not in errors and row.field in seen:
+            errors["field"] = [f"{row.field!r} is mapped twice: one row per field."]
+        seen.add(row.field)
         row_errors.append(errors)
     return {"dedupe_field": dedupe_errors, "rows": row_errors}
+
+
+def _row_errors(row, custom_field_keys):
+    errors = {}
+    if row.field not in WRITABLE_FIELD_KEYS and row.field not in custom_field_keys:
+        errors["field"] = [f"{row.field!r} is not a writable field of this workspace."]
+    transform_errors = steps_errors(row.transforms)
+    if transform_errors:
+        errors["transforms"] = transform_errors
+    makes_value = isinstance(row.transforms, list) and any(
+        isinstance(step, dict) and step.get("op") in VALUE_MAKERS for step in row.transforms
+    )
+    paths = split_sources(row.source_path)
+    if any(not split_path(path) for path in paths) or (not paths and not makes_value):
+        # An empty path (or `/`) would resolve to the whole document.
+        errors["source_path"] = [
+            "A source path needs at least one key (none only with a constant, template or default transform)."
+        ]
+    if row.combine not in (Combine.FIRST, Combine.ALL):
+        errors["combine"] = [f"{row.combine!r} is not a way to combine paths (first or all)."]
+    if row.clear_when_empty and row.field in UNCLEARABLE_FIELDS:
+        errors["clear_when_empty"] = [
+            f"{row.field} can't be cleared: its values are only ever added or changed."
+        ]
+    return errors
+
+
+def validate_phone_region(value):
+    from phonenumbers import SUPPORTED_REGIONS
+
+    if value and value not in SUPPORTED_REGIONS:
+        raise ValidationError(f"{value!r} is not a two-letter country code in capitals (US, GB, DE…).")
 
 
 class InboundWebhook(models.Model):
@@ -101,6 +135,14 @@ class InboundWebhook(models.Model):
         default=False,
         help_text="Reject a record (422) when any mapped value can't be used. Off: only the dedupe "
         "field must be valid; other bad values are skipped and reported as warnings, and the lead is saved.",
+    )
+    default_phone_region = models.CharField(
+        max_length=2,
+        blank=True,
+        default="",
+        validators=[validate_phone_region],
+        help_text="Country of phone numbers sent without a country code (US, GB, DE…), so they can be "
+        "stored in E.164 (+15550100) and deduped. Blank: only numbers with a + country code are converted.",
     )
     capture_next = models.BooleanField(
         "capture the next request",
@@ -151,14 +193,36 @@ class InboundWebhook(models.Model):
 
 
 class FieldMapping(models.Model):
-    """One row of the mapping editor: LeadEngine field ← source path."""
+    """One row of the mapping editor: LeadEngine field ← source path(s), then transforms."""
+
+    class Combine(models.TextChoices):
+        FIRST = Combine.FIRST, "First non-empty path"
+        ALL = Combine.ALL, "Every non-empty path, as a list"
 
     webhook = models.ForeignKey(InboundWebhook, on_delete=models.CASCADE, related_name="mappings")
     field = models.CharField("LeadEngine field", max_length=100)
     source_path = models.CharField(
-        max_length=500,
+        max_length=1000,
+        blank=True,
         help_text="Key or /-separated path: email, contact/work/email, answers/0/email, tags/*/name, "
-        "field_data/[name=email]/values/0",
+        "answers/[field/id=abc]/text; several paths with |: email | contact/email",
+    )
+    combine = models.CharField(
+        max_length=10,
+        choices=Combine.choices,
+        default=Combine.FIRST,
+        help_text="With several paths: the first non-empty one, or all of them as a list (then "
+        "join them with a join transform).",
+    )
+    transforms = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Steps applied in order: [{"op": "split", "arg": ";"}, {"op": "trim"}].',
+    )
+    clear_when_empty = models.BooleanField(
+        "empty clears",
+        default=False,
+        help_text="An empty value sent for this field clears it on the lead (a missing key never does).",
     )
 
     class Meta:
@@ -176,9 +240,18 @@ class FieldMapping(models.Model):
         if workspace_id is None:
             return  # the webhook's own form reports the missing workspace; nothing is saved
         keys = self.webhook.custom_field_keys()
-        errors = mapping_errors(rows=[(self.field, self.source_path)], custom_field_keys=keys)["rows"][0]
+        errors = mapping_errors(rows=[self.as_row()], custom_field_keys=keys)["rows"][0]
         if errors:
             raise ValidationError(errors)
+
+    def as_row(self):
+        return MappingRow(
+            field=self.field,
+            source_path=self.source_path,
+            combine=self.combine,
+            transforms=self.transforms,
+            clear_when_empty=self.clear_when_empty,
+        )
 
     @property
     def is_default_field(self):

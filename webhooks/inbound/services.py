@@ -1,5 +1,6 @@
 """Turning received documents into leads, and keeping the request log."""
 
+import dataclasses
 import json
 import logging
 import random
@@ -11,11 +12,13 @@ from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from leads.coercion import CoercionError, coerce_custom, coerce_default
+from leads.models import Lead
 from leads.services import LeadUpsertConflict, LeadUpsertError, lead_upsert, leads_lock, leads_matching
 
 from . import mapping
 from .errors import InboundError
 from .models import SUGGESTED_MAPPINGS, FieldMapping, InboundRequest, InboundWebhook, mapping_errors
+from .transforms import is_empty
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ class PreparedRecord:
     missing_paths: list = field(default_factory=list)
     unmapped_keys: list = field(default_factory=list)
     dedupe_path: str | None = None
+    # field -> [(step label, value)]: the source, each transform, then the stored value.
+    steps: dict = field(default_factory=dict)
 
     def value_of(self, key):
         """The record's typed value of a default or custom field (None when absent)."""
@@ -49,13 +54,13 @@ class MappingContext:
     """What processing a record needs from the database, loaded once per request."""
 
     webhook: InboundWebhook
-    mappings: list  # (field, path)
+    mappings: list  # mapping.MappingRow
     field_types: dict  # key -> ("default"|"custom", type)
     refused_rows: dict  # field -> why the mapping rule refuses its row
 
     @classmethod
     def load(cls, webhook):
-        mappings = list(webhook.mappings.values_list("field", "source_path"))
+        mappings = [row.as_row() for row in webhook.mappings.all()]
         custom_fields = webhook.custom_fields()
         # Rows saved before a rule existed, or whose custom field was deleted since, are
         # judged by the same rule as the admin and the API.
@@ -63,8 +68,8 @@ class MappingContext:
             rows=mappings, custom_field_keys={custom.key for custom in custom_fields}
         )["rows"]
         refused = {
-            field: " ".join(message for messages in errors.values() for message in messages)
-            for (field, _path), errors in zip(mappings, row_errors, strict=True)
+            row.field: " ".join(message for messages in errors.values() for message in messages)
+            for row, errors in zip(mappings, row_errors, strict=True)
             if errors
         }
         return cls(
@@ -84,30 +89,50 @@ def record_prepare(*, context, document):
     webhook makes every such problem an error instead, rejecting the record as a whole.
     """
     record = PreparedRecord()
-    found, record.missing_paths = mapping.extract(document, context.mappings)
-    record.unmapped_keys = mapping.unmapped_keys(document, [path for _field, path in context.mappings])
+    record.unmapped_keys = mapping.unmapped_keys(document, [row.source_path for row in context.mappings])
     dedupe = context.webhook.dedupe_field
+    region = context.webhook.default_phone_region
 
     def problem(key, path, message):
         lenient = key != dedupe and not context.webhook.strict
         (record.warnings if lenient else record.errors).append(_error(key, path, message))
 
-    for key, (path, raw) in found.items():
+    for row in context.mappings:
+        key, path = row.field, row.source_path
         if key in context.refused_rows:
-            problem(key, path, context.refused_rows[key])
+            # Its transforms may be what is refused: only its paths are read.
+            sourced = mapping.row_value(document, dataclasses.replace(row, transforms=[]))
+            record.missing_paths += sourced.missing_paths
+            if sourced.present and not is_empty(sourced.value):
+                problem(key, path, context.refused_rows[key])
             continue
-        if raw is None or raw == [] or (isinstance(raw, str) and not raw.strip()):
-            # Null, an empty list or a blank string is "no value": the field is left as it
-            # is (web forms send every optional field, empty ones as "").
+        result = mapping.row_value(document, row, phone_region=region)
+        record.missing_paths += result.missing_paths
+        record.steps[key] = result.steps
+        if result.error:
+            problem(key, path, f"{key} (from {path}): {result.error}.")
             continue
         kind, type_ = context.field_types[key]
+        target = record.values if kind == "default" else record.custom_values
+        if is_empty(result.value):
+            # Null, an empty list or a blank string is "no value": the field is left as it
+            # is (web forms send every optional field, empty ones as ""), unless the row
+            # says an empty value clears it.
+            if row.clear_when_empty and result.present:
+                target[key] = _cleared_value(key, kind)
+                record.steps[key].append(("cleared", target[key]))
+            continue
         try:
-            value = coerce_default(key, raw) if kind == "default" else coerce_custom(type_, raw)
+            if kind == "default":
+                value = coerce_default(key, result.value, phone_region=region)
+            else:
+                value = coerce_custom(type_, result.value)
         except CoercionError as exc:
             problem(key, path, f"{key} (from {path}): {exc}.")
             continue
-        (record.values if kind == "default" else record.custom_values)[key] = value
-    record.dedupe_path = next((path for key, path in context.mappings if key == dedupe), None)
+        target[key] = value
+        record.steps[key].append(("stored as", value))
+    record.dedupe_path = next((row.source_path for row in context.mappings if row.field == dedupe), None)
     dedupe_value = record.value_of(dedupe)
     if dedupe_value in (None, "", []) and not any(error["field"] == dedupe for error in record.errors):
         where = f"path {record.dedupe_path}" if record.dedupe_path else "no mapping"
@@ -115,6 +140,15 @@ def record_prepare(*, context, document):
             _error(dedupe, record.dedupe_path, f"No value for the dedupe field {dedupe} ({where}).")
         )
     return record
+
+
+def _cleared_value(key, kind):
+    """What an emptied field holds: the column's own empty value ("" for text, 0 for a
+    counter, [] for tags, None for a date); null for a custom field."""
+    if kind == "custom":
+        return None
+    column = Lead._meta.get_field(key)
+    return None if column.null else column.get_default()
 
 
 def _error(field_key, path, message):
@@ -136,7 +170,9 @@ def record_save(*, context, record, actor=None):
             actor=actor,
         )
     except LeadUpsertError as exc:
-        path = next((path for key, path in context.mappings if key == exc.field), record.dedupe_path)
+        path = next(
+            (row.source_path for row in context.mappings if row.field == exc.field), record.dedupe_path
+        )
         record.errors.append(_error(exc.field, path, exc.message))
         return 422, _failure(record)
     except DataError as exc:  # a value the database refused despite coercion
@@ -375,8 +411,7 @@ def demo_webhook_ensure(*, workspace):
 
 @transaction.atomic
 def webhook_mappings_replace(*, webhook, mappings):
-    """Replace every mapping row of `webhook` with `mappings`, a list of (field, source_path)."""
+    """Replace every mapping row of `webhook` with `mappings`: dicts of FieldMapping's
+    fields (field, source_path, and optionally combine, transforms, clear_when_empty)."""
     webhook.mappings.all().delete()
-    return FieldMapping.objects.bulk_create(
-        [FieldMapping(webhook=webhook, field=field, source_path=path) for field, path in mappings]
-    )
+    return FieldMapping.objects.bulk_create([FieldMapping(webhook=webhook, **row) for row in mappings])
