@@ -100,8 +100,10 @@ def stop(process, sig=signal.SIGTERM):
 
 
 @contextmanager
-def receiver(port=8099):
-    process = start([PYTHON, str(BENCH_DIR / "receiver.py"), "--port", str(port)])
+def receiver(port=8099, delay=0.0, hang=False):
+    """bench/receiver.py on `port`; `delay` seconds before each answer, or `hang` (never answers)."""
+    options = (["--delay", str(delay)] if delay else []) + (["--hang"] if hang else [])
+    process = start([PYTHON, str(BENCH_DIR / "receiver.py"), "--port", str(port), *options])
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -163,6 +165,58 @@ def ceiling_plain_session(receiver, bodies):
             timeout=10,
         )
     return len(bodies) / (time.perf_counter() - started)
+
+
+def _post_shard(requests_, threads):
+    """One poster process: `threads` threads, a requests.Session each, posting signed bodies."""
+    import queue
+    import threading
+
+    work = queue.SimpleQueue()
+    for item in requests_:
+        work.put(item)
+    secret = os.urandom(24)
+
+    def run():
+        session = requests.Session()
+        while True:
+            try:
+                url, msg_id, body = work.get_nowait()
+            except queue.Empty:
+                return
+            timestamp = str(int(time.time()))
+            session.post(
+                url,
+                data=body,
+                headers={
+                    "content-type": "application/json",
+                    "webhook-id": msg_id,
+                    "webhook-timestamp": timestamp,
+                    "webhook-signature": sign(secret, msg_id, timestamp, body),
+                },
+                timeout=30,
+            )
+
+    pool = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+
+def ceiling_concurrent(receiver, posts, processes, threads):
+    """The raw poster: `processes` processes × `threads` threads (a Session each) posting
+    `posts` [(url, webhook-id, body)] round-robin; deliveries/s from first to last receipt.
+    Fresh processes (spawn) so the poster shares nothing with the caller."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    receiver.reset()
+    shards = [posts[index::processes] for index in range(processes)]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_post_shard, shards, [threads] * processes))
+    stats = receiver.wait_for(len(posts), timeout=120)
+    return len(posts) / (stats["last"] - stats["first"])
 
 
 def manage(*args, env=None, cwd=PROJECT_DIR, python=PYTHON):

@@ -5,10 +5,13 @@ configuration of `harness.BENCH_ENV` (PostgreSQL `le_bench`, Redis dbs 7/8) and 
 """
 
 import os
+import shlex
+import signal
 import sys
 import time
+from pathlib import Path
 
-from harness import BENCH_DIR, BENCH_ENV, PROJECT_DIR, PYTHON, env_with, start, stop
+from harness import BENCH_DIR, BENCH_ENV, PROJECT_DIR, PYTHON, ensure_database, env_with, start, stop
 
 os.environ.update(BENCH_ENV)
 sys.path.insert(0, str(PROJECT_DIR))
@@ -30,7 +33,8 @@ WORKSPACE_SLUG = "bench"
 
 
 def database_prepare():
-    """Migrate the bench database (quietly) and empty the broker's Redis db."""
+    """Create (when missing) and migrate the bench database quietly; empty the broker's Redis db."""
+    ensure_database(settings.DATABASES["default"]["NAME"])
     call_command("migrate", verbosity=0)
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
 
@@ -109,3 +113,55 @@ class Worker:
 
     def stop(self):
         stop(self.process)
+
+
+def procfile_command(process_type):
+    """The Procfile's line for `process_type` (`worker`, `beat`), run with this venv's celery."""
+    for line in (PROJECT_DIR / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process_type:
+            args = shlex.split(command)
+            if args[0] == "celery":
+                args[0] = str(Path(PYTHON).parent / "celery")
+            return args
+    raise RuntimeError(f"no {process_type!r} line in the Procfile")
+
+
+class ProcfileWorker(Worker):
+    """`celery -A config worker --loglevel INFO` exactly as the Procfile starts it: the default
+    prefork pool, one child per core, each child sending with WEBHOOK_SENDER_CONCURRENCY threads."""
+
+    def __init__(self, name="worker", **env):
+        self.log = BENCH_DIR / f"{name}.log"
+        self.process = start(procfile_command("worker"), env=env_with(**env), log=self.log)
+        self.pid = self.process.pid
+        self.started = time.time()
+
+    def kill(self):
+        """SIGKILL the whole process group (main process and prefork children) at once."""
+        stop(self.process, signal.SIGKILL)
+
+
+class ProcfileBeat:
+    """`celery -A config beat --loglevel INFO` as the Procfile starts it (the sweeper's clock)."""
+
+    def __init__(self, name="beat", **env):
+        schedule = Path(BENCH_ENV["LEADENGINE_DATA_DIR"]) / "celerybeat-schedule"
+        for leftover in schedule.parent.glob(schedule.name + "*"):
+            leftover.unlink()  # a fresh schedule: the sweeper runs at start, then every interval
+        self.log = BENCH_DIR / f"{name}.log"
+        self.process = start(procfile_command("beat"), env=env_with(**env), log=self.log)
+
+    def stop(self):
+        stop(self.process)
+
+
+def workspaces_reset(prefix, count):
+    """`count` empty workspaces `prefix-0`… (old bench workspaces and every delivery deleted)."""
+    Workspace.objects.filter(slug__startswith=WORKSPACE_SLUG).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE outbound_deliveryattempt, outbound_delivery RESTART IDENTITY CASCADE")
+    return [
+        Workspace.objects.create(name=f"Bench {prefix} {index}", slug=f"{WORKSPACE_SLUG}-{prefix}-{index}")
+        for index in range(count)
+    ]

@@ -1,5 +1,7 @@
 """P1 — outbound throughput: N status changes → deliveries to the local receiver, one worker.
 
+The worker is started as the Procfile's `worker` line (prefork, one child per core).
+
 Live (the goal's definition): the worker runs while each change commits on its own;
 deliveries/s from first commit to last receipt. Backlog: the changes are committed first
 (100 per transaction) and then the worker drains them (how the peer is measured).
@@ -43,13 +45,13 @@ def run_ours(rx, *, n, workers=1, per_commit=1, webhooks=1, backlog=False, on_wo
     running = []
     try:
         if not backlog:
-            running = [le.Worker(name=f"p1-{index}").wait_ready() for index in range(workers)]
+            running = [le.ProcfileWorker(name=f"p1-{index}").wait_ready() for index in range(workers)]
         rx.reset()
         started = time.time()
         status_changes_commit(leads, per_commit)
         committed = time.time()
         if backlog:
-            running = [le.Worker(name=f"p1-{index}") for index in range(workers)]
+            running = [le.ProcfileWorker(name=f"p1-{index}") for index in range(workers)]
         stats = rx.wait_for(n, timeout=max(120, n / 20))
         if on_worker:
             on_worker(running, stats)

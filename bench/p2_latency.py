@@ -1,6 +1,7 @@
 """P2 — latency at light load: status change commit → receiver, next to a bare Celery round trip.
 
-~`--rate` events/s for `--seconds` s with one solo worker. The reference is `leadengine.ping`
+~`--rate` events/s for `--seconds` s with one worker started as the Procfile does.
+The reference is `leadengine.ping`
 (a no-op task that writes a file): enqueue → file written, measured the same way (wall clock
 of this process vs the receiver's / the file's timestamps). Ratio printed LAST.
 
@@ -71,7 +72,7 @@ def main():
         workspace = le.workspace_reset()
         leads = le.leads_create(workspace, count)
         le.webhooks_create(workspace, rx.hook_url, 1)
-        worker = le.Worker(name="p2").wait_ready()
+        worker = le.ProcfileWorker(name="p2").wait_ready()
         try:
             ping_round_trips(20, args.rate)  # warm-up of both paths
             bare = percentiles(ping_round_trips(count, args.rate))

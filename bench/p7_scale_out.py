@@ -1,4 +1,4 @@
-"""P7 — scale-out: P1's backlog drain with 1 vs 2 worker processes (solo pool each).
+"""P7 — scale-out: P1's backlog drain with 1 vs 2 workers (each started as the Procfile does).
 
 Every status change is committed first (one doorbell task each, queued in Redis), then the
 workers start; deliveries/s from first to last receipt. Ratio printed LAST.

@@ -3,6 +3,11 @@
 Answers every POST with 200 and counts it; `GET /stats` returns the count, the first and last
 arrival times (time.time()) and, with `?ids=1`, the arrival time of each `webhook-id`.
 `POST /reset` clears the counters. Not a general HTTP server: just enough for our clients.
+
+`--delay S` answers each webhook POST S seconds after it arrived (a slow receiver; arrivals are
+still counted when they arrive); `--hang` accepts connections and never answers a POST (a hung
+server). With `?ids=1` the stats also carry `posts` (webhook-id -> POSTs received) and `paths`
+(path -> POSTs received). Without options it behaves as before.
 """
 
 import argparse
@@ -12,6 +17,9 @@ import time
 
 STATS = {"count": 0, "first": None, "last": None}
 ARRIVALS = {}  # webhook-id -> first arrival time
+POSTS = {}  # webhook-id -> POSTs received
+PATHS = {}  # path -> POSTs received
+OPTIONS = {"delay": 0.0, "hang": False}
 
 
 class ReceiverProtocol(asyncio.Protocol):
@@ -42,11 +50,13 @@ class ReceiverProtocol(asyncio.Protocol):
         if method == "GET" and path.startswith("/stats"):
             payload = dict(STATS)
             if "ids=1" in path:
-                payload["arrivals"] = ARRIVALS
+                payload.update(arrivals=ARRIVALS, posts=POSTS, paths=PATHS)
             body = json.dumps(payload).encode()
         elif method == "POST" and path == "/reset":
             STATS.update(count=0, first=None, last=None)
             ARRIVALS.clear()
+            POSTS.clear()
+            PATHS.clear()
             body = b"{}"
         else:
             now = time.time()
@@ -56,7 +66,20 @@ class ReceiverProtocol(asyncio.Protocol):
             event_id = headers.get("webhook-id") or headers.get("django-webhook-uuid")
             if event_id and event_id not in ARRIVALS:
                 ARRIVALS[event_id] = now
+            if event_id:
+                POSTS[event_id] = POSTS.get(event_id, 0) + 1
+            PATHS[path] = PATHS.get(path, 0) + 1
+            if OPTIONS["hang"]:
+                return  # a hung server: the connection stays open, no answer ever comes
+            if OPTIONS["delay"]:
+                asyncio.get_running_loop().call_later(OPTIONS["delay"], self.write, b"ok")
+                return
             body = b"ok"
+        self.write(body)
+
+    def write(self, body):
+        if self.transport.is_closing():
+            return  # the client gave up (timeout) before the delayed answer
         self.transport.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
             + str(len(body)).encode()
@@ -75,4 +98,8 @@ async def serve(port):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8099)
-    asyncio.run(serve(parser.parse_args().port))
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each POST is answered")
+    parser.add_argument("--hang", action="store_true", help="never answer a POST")
+    arguments = parser.parse_args()
+    OPTIONS.update(delay=arguments.delay, hang=arguments.hang)
+    asyncio.run(serve(arguments.port))

@@ -1,4 +1,4 @@
-"""Run every benchmark (P1–P4, P6, P7) with its default size, one after the other.
+"""Run every benchmark (P1–P4, P6–P10) with its default size, one after the other.
 
 Each script prints its own figures and its ratio LAST; this prints them in order and a
 summary of the ratio lines at the end. P5 is not here: it is asserted in the test suite.
@@ -20,6 +20,9 @@ SCRIPTS = {
     "p4_status_cost.py": [],
     "p6_memory.py": [],
     "p7_scale_out.py": [],
+    "p8_real_receivers.py": [],
+    "p9_isolation.py": [],
+    "p10_recovery.py": [],
 }
 QUICK = {
     "p1_outbound.py": ["--n", "2000"],
@@ -28,6 +31,9 @@ QUICK = {
     "p4_status_cost.py": ["--calls", "200"],
     "p6_memory.py": ["--n", "5000", "--warmup", "1000"],
     "p7_scale_out.py": ["--n", "2000"],
+    "p8_real_receivers.py": ["--delay", "0.2", "--n", "1000"],
+    "p9_isolation.py": ["--seconds", "8", "--bad-backlog", "300"],
+    "p10_recovery.py": ["--n", "600", "--kill-at", "200"],
 }
 
 
