@@ -17,7 +17,7 @@ from leads.models import LeadStatus
 from leads.services import lead_set_status
 from tests.factories import LeadFactory
 from webhooks.outbound import dispatch, sender, tasks
-from webhooks.outbound.models import BREAKER_THRESHOLD, Delivery
+from webhooks.outbound.models import BREAKER_FIRST_PAUSE, BREAKER_THRESHOLD, Delivery
 from webhooks.outbound.receiver import Answer
 
 from .conftest import make_webhook
@@ -92,8 +92,9 @@ def test_a_hung_endpoint_is_held_back_without_using_attempts_while_others_are_de
 
     assert set(healthy.deliveries.values_list("status", flat=True)) == {Delivery.Status.SUCCEEDED}
     hung.refresh_from_db()
-    assert hung.consecutive_failures >= BREAKER_THRESHOLD
-    assert hung.paused_until > timezone.now()
+    # the requests that timed out together open the breaker once: the first, shortest pause
+    assert hung.consecutive_failures == BREAKER_THRESHOLD
+    assert timezone.now() < hung.paused_until <= timezone.now() + BREAKER_FIRST_PAUSE
     assert "paused until" in hung.breaker_status()
     attempted = hung.deliveries.filter(attempt_count=1)
     held_back = hung.deliveries.filter(attempt_count=0, status=Delivery.Status.PENDING)
@@ -222,3 +223,22 @@ def test_a_worker_shutting_down_stops_claiming_and_leaves_due_deliveries_for_the
     assert sender.deliveries_deliver() == 0
     assert receiver.requests == []
     assert set(Delivery.objects.values_list("status", "attempt_count")) == {(Delivery.Status.PENDING, 0)}
+
+
+def test_each_failed_probe_doubles_the_pause(workspace, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    webhook = make_webhook(workspace, "http://127.0.0.1:9/")  # nothing listens: refused
+    change_status(LeadFactory.create_batch(3, workspace=workspace), LeadStatus.OPPORTUNITY)
+    type(webhook).objects.filter(pk=webhook.pk).update(consecutive_failures=BREAKER_THRESHOLD)
+
+    pauses = []
+    for _ in range(2):
+        Delivery.objects.filter(status=Delivery.Status.PENDING).update(next_attempt_at=timezone.now())
+        type(webhook).objects.filter(pk=webhook.pk).update(paused_until=None)  # the pause ended
+        sender.deliveries_deliver()
+        webhook.refresh_from_db()
+        pauses.append(webhook.paused_until - timezone.now())
+
+    assert webhook.consecutive_failures == BREAKER_THRESHOLD + 2  # one probe each time
+    assert BREAKER_FIRST_PAUSE * 1.5 < pauses[0] <= BREAKER_FIRST_PAUSE * 2
+    assert BREAKER_FIRST_PAUSE * 3.5 < pauses[1] <= BREAKER_FIRST_PAUSE * 4

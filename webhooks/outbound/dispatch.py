@@ -16,8 +16,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from .http_client import DeliveryResult
@@ -69,28 +69,27 @@ def _room_per_webhook(candidates, now):
     Its cap (the webhook's own, else the default) less its live claims; an endpoint held
     back by the breaker gets none until its pause ends, then one (the probe).
     """
-    webhooks = OutboundWebhook.objects.filter(pk__in=candidates.values("webhook_id")).only(
-        "max_in_flight", "consecutive_failures", "paused_until"
-    )
-    webhooks = list(webhooks)
-    if not webhooks:
-        return {}
-    live = dict(
+    live = (
         Delivery.objects.filter(
-            webhook_id__in=[webhook.pk for webhook in webhooks],
-            status=Delivery.Status.IN_FLIGHT,
-            claimed_until__gte=now,
+            webhook_id=OuterRef("pk"), status=Delivery.Status.IN_FLIGHT, claimed_until__gte=now
         )
-        .values_list("webhook_id")
+        .order_by()
+        .values("webhook_id")
         .annotate(count=Count("pk"))
+        .values("count")
+    )
+    webhooks = (
+        OutboundWebhook.objects.filter(pk__in=candidates.values("webhook_id"))
+        .annotate(live=Coalesce(Subquery(live, output_field=IntegerField()), 0))
+        .only("max_in_flight", "consecutive_failures", "paused_until")
     )
     room = {}
-    for webhook in webhooks:
+    for webhook in webhooks:  # one query: the endpoints with due work and their live claims
         if webhook.breaker_open and webhook.paused_until and webhook.paused_until > now:
             continue
         cap = 1 if webhook.breaker_open else webhook.concurrency_limit
-        if cap - live.get(webhook.pk, 0) > 0:
-            room[webhook.pk] = cap - live.get(webhook.pk, 0)
+        if cap - webhook.live > 0:
+            room[webhook.pk] = cap - webhook.live
     return room
 
 
@@ -138,23 +137,35 @@ def deliveries_claim(*, limit, ids=None):
     if connection.features.has_select_for_update_skip_locked:
         rows = rows.select_for_update(skip_locked=True)
     token = uuid.uuid4()
+    # The claim counts the attempt (given back in _plan for a delivery that is not sent).
     claimed = (
         Delivery.objects.claimable(now)
         .filter(pk__in=rows.values("pk"))
-        .update(status=Delivery.Status.IN_FLIGHT, claim_token=token, claimed_until=now + lease_length())
+        .update(
+            status=Delivery.Status.IN_FLIGHT,
+            claim_token=token,
+            claimed_until=now + lease_length(),
+            attempt_count=F("attempt_count") + 1,
+        )
     )
     if not claimed:
         return Claim(token=None)
-    deliveries = list(Delivery.objects.filter(claim_token=token).select_related("webhook"))
-    _close_lost_attempts(deliveries)
+    left_open = DeliveryAttempt.objects.filter(delivery_id=OuterRef("pk"), in_progress=True)
+    deliveries = list(
+        Delivery.objects.filter(claim_token=token)
+        .select_related("webhook")
+        .annotate(left_open=Exists(left_open))
+    )
+    _close_lost_attempts([delivery for delivery in deliveries if delivery.left_open])
     return _plan(token, deliveries, now)
 
 
 def _close_lost_attempts(deliveries):
     """Attempts a dead worker left open: the request may have gone out; the outcome is unknown."""
-    DeliveryAttempt.objects.filter(delivery__in=deliveries, in_progress=True).update(
-        in_progress=False, error_class="WorkerLost", error_message=WORKER_LOST
-    )
+    if deliveries:
+        DeliveryAttempt.objects.filter(delivery__in=deliveries, in_progress=True).update(
+            in_progress=False, error_class="WorkerLost", error_message=WORKER_LOST
+        )
 
 
 def _plan(token, deliveries, now):
@@ -167,6 +178,10 @@ def _plan(token, deliveries, now):
             claim.to_send.append(delivery)
     deliveries_start(claim.to_send, now)
     if claim.unsent:
+        unsent = [delivery for delivery, _ in claim.unsent]
+        Delivery.objects.filter(pk__in=[d.pk for d in unsent]).update(attempt_count=F("attempt_count") - 1)
+        for delivery in unsent:
+            delivery.attempt_count -= 1
         deliveries_record(token, claim.unsent)
     return claim
 
@@ -175,10 +190,10 @@ def _reason_not_to_send(delivery):
     webhook = delivery.webhook
     if not webhook.is_active:
         return f"Not sent: the webhook is disabled. {webhook.disabled_reason}".strip(), "WebhookDisabled"
-    if delivery.attempts_left <= 0:
+    if delivery.attempts_left < 0:  # the claim has already counted this attempt
         # Its attempts all started and none recorded an outcome (workers died mid-send).
         return (
-            f"Not sent: {delivery.attempt_count} attempts were started without an outcome.",
+            f"Not sent: {delivery.attempt_count - 1} attempts were started without an outcome.",
             "AttemptsExhausted",
         )
     return None
@@ -197,13 +212,10 @@ def _unsent_result(webhook, message, error_class, now):
 
 
 def deliveries_start(deliveries, now):
-    """Count the attempt and write its row before the request leaves (in the claim's
-    transaction): one UPDATE and one INSERT for the whole group."""
+    """Write each attempt's row before the request leaves, in the claim's transaction (which
+    counted the attempts): one INSERT for the whole group."""
     if not deliveries:
         return
-    Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(attempt_count=F("attempt_count") + 1)
-    for delivery in deliveries:
-        delivery.attempt_count += 1
     attempts = DeliveryAttempt.objects.bulk_create(
         DeliveryAttempt(
             delivery_id=delivery.pk,
@@ -295,16 +307,18 @@ def breakers_record(results, now):
     for webhook_id, count in failed.items():
         if webhook_id in answered:
             continue
-        OutboundWebhook.objects.filter(pk=webhook_id).update(
-            consecutive_failures=F("consecutive_failures") + count
-        )
-        failures = (
-            OutboundWebhook.objects.filter(pk=webhook_id)
-            .values_list("consecutive_failures", flat=True)
-            .first()
-        )
-        if failures is not None and failures >= BREAKER_THRESHOLD:
-            OutboundWebhook.objects.filter(pk=webhook_id).update(paused_until=now + breaker_pause(failures))
+        webhook = OutboundWebhook.objects.filter(pk=webhook_id).only("consecutive_failures").first()
+        if webhook is None:
+            continue
+        # Requests in flight together fail together: they open the breaker once (the first
+        # pause); only failed probes, one at a time, double it.
+        failures = webhook.consecutive_failures + count
+        if not webhook.breaker_open:
+            failures = min(failures, BREAKER_THRESHOLD)
+        changes = {"consecutive_failures": failures}
+        if failures >= BREAKER_THRESHOLD:
+            changes["paused_until"] = now + breaker_pause(failures)
+        OutboundWebhook.objects.filter(pk=webhook_id).update(**changes)
 
 
 def deliveries_release(token, deliveries):
