@@ -20,6 +20,7 @@ from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, 
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from . import metrics
 from .http_client import DeliveryResult
 from .models import BREAKER_THRESHOLD, Delivery, DeliveryAttempt, OutboundWebhook, breaker_pause
 
@@ -236,6 +237,7 @@ def deliveries_record(token, results):
         breakers_record(results, now)
         for webhook_id, reason in disable.items():
             webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason)
+    metrics.deliveries_observe(results)  # in memory only: counters for /metrics
 
 
 def attempt_row(delivery, result):
