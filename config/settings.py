@@ -73,6 +73,9 @@ def _secret_key():
 
 
 SECRET_KEY = _secret_key()
+# Rotation (docs/operations.md): the old key here keeps sessions and signed links valid
+# while they expire. Not used for encryption at rest (FIELD_ENCRYPTION_KEYS).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -19,9 +19,12 @@ import hmac
 import ipaddress
 
 from django.conf import settings
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, disable_created_metrics, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+# `_created` series exist only per process (multiprocess mode has none): leave them out, so
+# both modes expose the same names.
+disable_created_metrics()
 PROCESS_METRICS = CollectorRegistry()
 _scrape_collectors = []
 
