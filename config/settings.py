@@ -5,6 +5,7 @@ names the variable. The defaults are the embedded default (SQLite + kombu's file
 broker), so a fresh clone runs with nothing configured.
 """
 
+import ipaddress
 import re
 import secrets
 from pathlib import Path
@@ -72,6 +73,9 @@ def _secret_key():
 
 
 SECRET_KEY = _secret_key()
+# Rotation (docs/operations.md): the old key here keeps sessions and signed links valid
+# while they expire. Not used for encryption at rest (FIELD_ENCRYPTION_KEYS).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -336,6 +340,30 @@ SPECTACULAR_SETTINGS = {
         "leadengine.api.schema.document_error_responses",
     ],
 }
+
+# --- Metrics (/metrics, Prometheus; leadengine/metrics.py, docs/operations.md) ------------
+# Off (404) unless a bearer token or an address allow-list is set; either one grants access.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+
+def env_networks(name):
+    """A comma-separated list of addresses or CIDR networks; a bad entry stops start-up."""
+    networks = []
+    for entry in env.list(name, default=[]):
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: not an IP address or network: {entry!r}") from None
+    return networks
+
+
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
+# Prometheus multiprocess mode: every web and worker process writes its counters here and a
+# scrape of any web process sums them. prometheus_client reads the variable itself, at
+# import, so it must be in the environment of every process (not only in settings).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR: not a directory: {PROMETHEUS_MULTIPROC_DIR!r}")
 
 # --- Production hardening (manage.py check --deploy is clean with DEBUG off) ----------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from .catalogue import DEFAULT_FIELDS_BY_KEY
 from .events import LeadStatusChanged, lead_status_changed
+from .metrics import LEAD_UPSERT_DURATION
 from .models import Campaign, Lead, LeadStatus, List, isoformat_utc
 
 
@@ -70,6 +71,7 @@ class LeadUpsertResult:
 _RELATION_FIELDS = {"campaigns": Campaign, "lists": List}
 
 
+@LEAD_UPSERT_DURATION.time()
 def lead_upsert(*, workspace, dedupe_field, values, custom_values=None, target_list=None, actor=None):
     """Find the workspace's lead whose `dedupe_field` equals the record's value; update it,
     else create it. Atomic: all of the record is saved or nothing is.

@@ -14,6 +14,8 @@ from django.db import IntegrityError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
+from leadengine.metrics import rate_limit_rejection_count
+
 logger = logging.getLogger(__name__)
 
 
@@ -40,6 +42,8 @@ def api_exception_handler(exc, context):
         # A deadlock, serialization failure or lost connection: rolled back, retryable.
         logger.warning("API request failed in the database: %s", exc)
         exc = Unavailable()
+    elif isinstance(exc, exceptions.Throttled):
+        rate_limit_rejection_count(scope="api")
     response = exception_handler(exc, context)
     if response is not None:
         response.data = {"error": error_body(exc, response.data)}

@@ -17,6 +17,7 @@ from leads.services import LeadUpsertConflict, LeadUpsertError, lead_upsert, lea
 
 from . import mapping
 from .errors import InboundError
+from .metrics import inbound_answer_count
 from .models import SUGGESTED_MAPPINGS, FieldMapping, InboundRequest, InboundWebhook, mapping_errors
 from .transforms import is_empty
 
@@ -362,6 +363,7 @@ def inbound_request_log(
 ):
     """Write one log row. Runs outside any record's transaction and never raises: losing a
     log line is better than losing the response the sender is waiting for."""
+    inbound_answer_count(status_code)  # /metrics: every answered request is logged here
     try:
         stored = body[: InboundRequest.BODY_LIMIT] if body is not None else b""
         with transaction.atomic():

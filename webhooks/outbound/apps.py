@@ -7,9 +7,12 @@ class OutboundConfig(AppConfig):
     verbose_name = "Send Data (outbound webhooks)"
 
     def ready(self):
+        from leadengine.metrics import scrape_collector_register
         from leads.events import lead_status_changed
 
-        from . import signals
+        from . import metrics, signals
+
+        scrape_collector_register(metrics.DeliveryStateCollector())
 
         lead_status_changed.connect(
             signals.on_lead_status_changed, dispatch_uid="outbound.lead_status_changed"

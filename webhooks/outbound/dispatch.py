@@ -20,6 +20,7 @@ from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, 
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
+from . import metrics
 from .http_client import DeliveryResult
 from .models import (
     BREAKER_THRESHOLD,
@@ -262,6 +263,7 @@ def deliveries_record(token, results):
             if webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason):
                 webhook_stopped_notify(webhook_id=webhook_id, kind=WebhookNotice.Kind.GONE, reason=reason)
         webhooks_failing_enqueue(webhook_ids=failed_for_good - disable.keys())
+    metrics.deliveries_observe(results)  # in memory only: counters for /metrics
 
 
 def _failed_for_good(delivery, result):
