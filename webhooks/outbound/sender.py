@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.db import transaction
 
 from . import dispatch
 from .http_client import DeliveryResult, webhook_post
@@ -87,12 +88,13 @@ class _Run:
             self.stop_claiming_at = now
         if free <= 0 or now >= self.stop_claiming_at or now < self.next_claim_at:
             return None
-        if self.waiting:
-            # Finished requests hold their endpoints' room until recorded: record first, or an
-            # endpoint at its cap would wait a whole record interval per round.
-            self.record()
         limit = min(free, settings.WEBHOOK_DELIVERY_BATCH_SIZE)
-        claim = dispatch.deliveries_claim(ids=ids, limit=limit)
+        with transaction.atomic():  # one commit for the outcomes so far and the next claim
+            if self.waiting:
+                # Finished requests hold their endpoints' room until recorded: record first,
+                # or an endpoint at its cap would wait a whole record interval per round.
+                self.record()
+            claim = dispatch.deliveries_claim(ids=ids, limit=limit)
         self.finished += len(claim.unsent)
         for delivery in claim.to_send:
             webhook = delivery.webhook
@@ -102,6 +104,9 @@ class _Run:
             self.in_flight[future] = (claim.token, delivery)
         self.next_claim_at = now + (BUSY_CLAIM_INTERVAL if len(claim) else IDLE_CLAIM_INTERVAL)
         return len(claim)
+
+    def claiming_over(self):
+        return _stop_claiming.is_set() or time.monotonic() >= self.stop_claiming_at
 
     def collect(self):
         done, _ = wait(list(self.in_flight), timeout=BUSY_CLAIM_INTERVAL, return_when=FIRST_COMPLETED)
@@ -134,16 +139,17 @@ def deliveries_deliver(*, ids=None, window=None):
     their rows sent. Past the window no new work is claimed; what is in flight completes.
     """
     run = _Run(settings.WEBHOOK_SEND_WINDOW_SECONDS if window is None else window)
-    if ids:
-        run.claim(ids=ids)
-        run.next_claim_at = 0.0
+    if ids and not run.claim(ids=ids):
+        run.next_claim_at = 0.0  # already sent by another task: look for other work at once
     while True:
         found = run.claim()
         if run.in_flight:
             run.collect()
         elif run.waiting:
-            run.record()  # finished requests free their endpoints' room: claim again at once
-            run.next_claim_at = 0.0
+            if run.claiming_over():
+                run.record()
+            else:
+                run.next_claim_at = 0.0  # record with the next claim, in one commit
         elif found == 0 or time.monotonic() >= run.stop_claiming_at:
             break
         elif found is None:
