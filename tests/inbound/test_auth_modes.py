@@ -163,3 +163,16 @@ def test_generic_hmac_without_a_header_name_is_refused_by_the_model_rule(workspa
     errors = webhook.auth_errors()
 
     assert set(errors) == {"auth_header", "hmac_signed_content", "hmac_timestamp_header"}
+
+
+def test_a_google_ads_key_in_the_body_is_accepted_and_a_wrong_one_refused(workspace):
+    webhook = make_webhook(workspace, auth_mode="body_key", signing_secret="form-key-123")
+
+    good = post(webhook, '{"google_key": "form-key-123", "email": "ada@example.com"}')
+    bad = post(webhook, '{"google_key": "guess", "email": "eve@example.com"}')
+    missing = post(webhook, '{"email": "eve@example.com"}')
+
+    assert good.status_code == 201, good.json()
+    assert (bad.status_code, bad.json()["reason"]) == (401, "body key mismatch")
+    assert (missing.status_code, missing.json()["reason"]) == (401, "missing body key")
+    assert Lead.objects.count() == 1

@@ -66,6 +66,7 @@ AUTH_FIELDS = [
     "hmac_prefix",
     "hmac_signed_content",
     "hmac_timestamp_header",
+    "body_key_field",
 ]
 DEFAULTED_AUTH_FIELDS = [
     "auth_mode",

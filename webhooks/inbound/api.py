@@ -83,6 +83,7 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
             "hmac_prefix",
             "hmac_signed_content",
             "hmac_timestamp_header",
+            "body_key_field",
             "created_at",
             "updated_at",
         ]

@@ -11,7 +11,7 @@ from leads.catalogue import DEDUPE_FIELD_KEYS, DEFAULT_FIELDS, DEFAULT_FIELDS_BY
 from leads.models import CustomField, List
 
 from .mapping import split_path
-from .sender_auth import SCHEMES, SIGNATURE_MODES, sender_auth_for
+from .sender_auth import SCHEMES, sender_auth_for
 
 # One choice per scheme class, labelled by the class, so a new scheme is one class.
 SenderAuthMode = models.TextChoices(
@@ -174,6 +174,13 @@ class InboundWebhook(models.Model):
         help_text="What is signed: {body}, or e.g. {timestamp}.{body} with the timestamp header below.",
     )
     hmac_timestamp_header = models.CharField(max_length=100, blank=True, default="")
+    body_key_field = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="Key in the body: the top-level JSON field holding the key (google_key when blank); "
+        "the key itself is the signing secret.",
+    )
     capture_next = models.BooleanField(
         "capture the next request",
         default=False,
@@ -225,8 +232,9 @@ class InboundWebhook(models.Model):
         return errors
 
     @property
-    def uses_signature(self):
-        return self.auth_mode in SIGNATURE_MODES
+    def needs_signing_secret(self):
+        """Whether the mode checks a secret the vendor shares (a signature, a key in the body)."""
+        return self.sender_auth().needs_signing_secret
 
     @property
     def url_with_token(self):

@@ -10,10 +10,11 @@ raw body, so the sender's own signature can be checked over the bytes it sent.
 
 from .api_keys import DEFAULT_KEY_HEADER, BasicKeyAuth, BearerKeyAuth, HeaderKeyAuth
 from .base import SenderAuth, SenderRequest
+from .body_key import BodyKeyAuth
 from .signatures import SIGNATURE_SCHEMES
 from .url_token import UrlTokenAuth
 
-SCHEMES = (BearerKeyAuth, BasicKeyAuth, HeaderKeyAuth, UrlTokenAuth, *SIGNATURE_SCHEMES)
+SCHEMES = (BearerKeyAuth, BasicKeyAuth, HeaderKeyAuth, UrlTokenAuth, BodyKeyAuth, *SIGNATURE_SCHEMES)
 SCHEMES_BY_MODE = {scheme.mode: scheme for scheme in SCHEMES}
 SIGNATURE_MODES = frozenset(scheme.mode for scheme in SIGNATURE_SCHEMES)
 
@@ -30,6 +31,7 @@ __all__ = [
     "SCHEMES_BY_MODE",
     "SIGNATURE_MODES",
     "BasicKeyAuth",
+    "BodyKeyAuth",
     "BearerKeyAuth",
     "HeaderKeyAuth",
     "SenderAuth",
