@@ -57,3 +57,46 @@ def test_an_unknown_mode_and_a_generic_hmac_without_header_are_400_naming_the_fi
 
     assert unknown.status_code == 400 and "auth_mode" in str(unknown.json())
     assert no_header.status_code == 400 and "auth_header" in str(no_header.json())
+
+
+def test_presets_are_listed_with_auth_rows_and_setup_steps(key_api):
+    response = key_api.get(f"{URL}presets/")
+
+    assert response.status_code == 200
+    presets = {preset["key"]: preset for preset in response.json()}
+    assert {"typeform", "stripe_checkout", "mailchimp_subscribe", "pipedrive_person", "n8n"} <= set(presets)
+    assert presets["pipedrive_person"]["auth_mode"] == "basic"
+    assert presets["mailchimp_subscribe"]["content_type"] == "application/x-www-form-urlencoded"
+    assert presets["typeform"]["setup"] and presets["typeform"]["mappings"][0]["field"] == "business_email"
+
+
+def test_create_from_a_preset_takes_its_mode_and_rows_and_what_is_sent_wins(key_api):
+    response = key_api.post(
+        URL, {"name": "Shop", "preset": "shopify_customer", "signing_secret": "shpss_x"}, format="json"
+    )
+    overridden = key_api.post(
+        URL, {"name": "Shop 2", "preset": "shopify_order", "auth_mode": "bearer"}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["auth_mode"], body["has_signing_secret"]) == ("shopify", True)
+    assert {"field": "business_email", "source_path": "email"} in body["mappings"]
+    assert overridden.json()["auth_mode"] == "bearer"
+    assert {"field": "first_name", "source_path": "customer/first_name"} in overridden.json()["mappings"]
+
+
+def test_an_unknown_preset_is_400_naming_the_field(key_api):
+    response = key_api.post(URL, {"name": "X", "preset": "myspace"}, format="json")
+
+    assert response.status_code == 400
+    assert "preset" in str(response.json())
+
+
+def test_a_preset_on_update_is_400(key_api):
+    created = key_api.post(URL, {"name": "Zapier"}, format="json").json()
+
+    response = key_api.patch(f"{URL}{created['id']}/", {"preset": "zapier"}, format="json")
+
+    assert response.status_code == 400
+    assert "preset" in str(response.json())

@@ -105,3 +105,51 @@ def test_another_workspaces_operator_cannot_reveal_a_secret(client, workspace):
     response = client.get(reverse("admin:inbound_inboundwebhook_sender_secret", args=[webhook.pk]))
 
     assert response.status_code == 404
+
+
+def test_the_request_log_list_says_why_a_request_was_refused(operator_client, workspace):
+    webhook = make_webhook(workspace, auth_mode="shopify", signing_secret="s")
+    operator_client.post(f"/webhooks/{webhook.public_id}", "{}", content_type="application/json")
+
+    content = operator_client.get(reverse("admin:inbound_inboundrequest_changelist")).content.decode()
+
+    assert "Refused (missing header): Missing header X-Shopify-Hmac-Sha256." in content
+
+
+def test_the_add_page_starts_from_a_preset_and_saves_its_rows(operator_client, workspace):
+    add = reverse("admin:inbound_inboundwebhook_add")
+    page = operator_client.get(add, {"preset": "typeform"})
+    form = page.context["adminform"].form
+
+    response = operator_client.post(
+        add + "?preset=typeform",
+        {
+            "start_from_preset": "typeform",
+            "workspace": workspace.pk,
+            "name": form.initial["name"],
+            "dedupe_field": "business_email",
+            "is_active": "on",
+            "auth_mode": form.initial["auth_mode"],
+            "signing_secret": "typeform-secret",
+            "mappings-TOTAL_FORMS": "0",
+            "mappings-INITIAL_FORMS": "0",
+            "mappings-MIN_NUM_FORMS": "0",
+            "mappings-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+    assert (
+        "Typeform" in page.content.decode() and "Secret: type a long random secret" in page.content.decode()
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    webhook = InboundWebhook.objects.get()
+    assert (webhook.auth_mode, webhook.preset, webhook.signing_secret) == (
+        "typeform",
+        "typeform",
+        "typeform-secret",
+    )
+    assert webhook.mappings.filter(
+        field="business_email", source_path="form_response/answers/[type=email]/email"
+    ).exists()
+    change_page = operator_client.get(reverse("admin:inbound_inboundwebhook_change", args=[webhook.pk]))
+    assert "Connect ▸ Webhooks ▸ Add a webhook" in change_page.content.decode()

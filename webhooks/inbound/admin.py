@@ -28,7 +28,8 @@ from .models import (
     dedupe_field_choices,
     writable_field_choices,
 )
-from .services import lead_preview, mappings_suggest
+from .presets import preset_choices, preset_get, preset_list
+from .services import lead_preview, mappings_suggest, webhook_preset_apply
 
 RECENT_REQUESTS = 10
 FIELD_PICKER_ID = "le-field-options"
@@ -92,6 +93,11 @@ class InboundWebhookForm(WorkspaceScopedForm):
     )
     # Write-only: never rendered back into the page (Reveal fetches it on demand). Blank keeps
     # the stored secret, so saving the page for another reason never erases it.
+    start_from_preset = forms.ChoiceField(
+        label="Start from a preset",
+        required=False,
+        help_text="A vendor's auth mode, content type and suggested mapping rows (rows you enter win).",
+    )
     signing_secret = forms.CharField(
         required=False,
         strip=True,
@@ -118,6 +124,9 @@ class InboundWebhookForm(WorkspaceScopedForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["start_from_preset"].choices = [
+            ("", "None: the help article's sample")
+        ] + preset_choices()
         for name in (*DEFAULTED_AUTH_FIELDS, "signing_secret"):
             self.fields[name].required = False
 
@@ -196,7 +205,13 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         auth = ("Sender authentication", {"fields": AUTH_FIELDS, "description": AUTH_HELP})
         if obj is None:
             suggested = ", ".join(f"{path}→{field}" for field, path in SUGGESTED_MAPPINGS)
+            chosen = preset_get(request.GET.get("preset", ""))
+            picker = render_to_string(
+                "admin/inbound/inboundwebhook/preset_picker.html",
+                {"presets": preset_list(), "chosen": chosen},
+            )
             return [
+                ("Start from a preset", {"fields": ["start_from_preset"], "description": picker}),
                 (None, {"fields": main}),
                 auth,
                 (
@@ -211,6 +226,7 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         return [
             (None, {"fields": ["webhook_url", *main]}),
             (auth[0], {**auth[1], "fields": ["sender_credentials", *AUTH_FIELDS]}),
+            *([("Setup", {"fields": ["preset_setup"]})] if preset_get(obj.preset) else []),
             ("Sample", {"fields": ["capture_next", "sample_paths", "tools"]}),
             ("Recent requests", {"fields": ["recent_requests"]}),
         ]
@@ -222,9 +238,36 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
     response_post_save_change = response_post_save_add
 
     def get_readonly_fields(self, request, obj=None):
-        return (
-            ["webhook_url", "sender_credentials", "sample_paths", "tools", "recent_requests"] if obj else []
-        )
+        if obj is None:
+            return []
+        return [
+            "webhook_url",
+            "sender_credentials",
+            "preset_setup",
+            "sample_paths",
+            "tools",
+            "recent_requests",
+        ]
+
+    def get_changeform_initial_data(self, request):
+        """`?preset=<key>` on the add page fills the form with the preset's settings."""
+        initial = super().get_changeform_initial_data(request)
+        initial.pop("preset", None)  # the query parameter, not a form field
+        preset = preset_get(request.GET.get("preset", ""))
+        if preset is not None:
+            initial.update(
+                start_from_preset=preset.key,
+                name=preset.name,
+                auth_mode=preset.auth_mode,
+                dedupe_field=preset.dedupe_field,
+                **preset.auth_settings,
+            )
+        return initial
+
+    @admin.display(description="Setup steps")
+    def preset_setup(self, obj):
+        preset = preset_get(obj.preset)
+        return render_to_string("admin/inbound/inboundwebhook/preset_setup.html", {"preset": preset})
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["field_picker"] = field_picker_options(visible_custom_fields(request, obj))
@@ -328,7 +371,17 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        if not change and mappings_suggest(webhook=form.instance):
+        preset = preset_get(form.cleaned_data.get("start_from_preset") or "")
+        if not change and preset is not None:
+            # The form already carries the preset's settings (or the operator's changes to them).
+            keep = {*AUTH_FIELDS, "dedupe_field"} | (
+                {"mappings"} if form.instance.mappings.exists() else set()
+            )
+            webhook_preset_apply(webhook=form.instance, preset=preset, keep=keep)
+            self.message_user(
+                request, f"Started from the {preset.name} preset: follow its setup steps below."
+            )
+        elif not change and mappings_suggest(webhook=form.instance):
             self.message_user(request, "Started the mapping with the suggested rows; edit them as needed.")
 
     def get_urls(self):
@@ -502,6 +555,8 @@ def _outcome(request_row):
             f"Batch: {response.get('created', 0)} created, {response.get('updated', 0)} updated, "
             f"{response.get('failed', 0)} failed"
         )
+    if response.get("reason"):  # a refused sender: why, in the log's own words
+        return f"Refused ({response['reason']}): {response.get('detail', '')}"
     return response.get("detail", "")
 
 
@@ -530,7 +585,15 @@ def _preview_rows(preview):
 class InboundRequestAdmin(WorkspaceScopedAdmin):
     """The request log: read-only, newest first."""
 
-    list_display = ["received_at", "webhook", "result", "api_key_prefix", "content_type", "body_size"]
+    list_display = [
+        "received_at",
+        "webhook",
+        "result",
+        "outcome",
+        "api_key_prefix",
+        "content_type",
+        "body_size",
+    ]
     list_filter = ["status_code", "webhook"]
     list_select_related = ["webhook"]
     search_fields = ["body", "api_key_prefix", "public_id"]
@@ -565,6 +628,10 @@ class InboundRequestAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Result", ordering="status_code")
     def result(self, obj):
         return _result_badges(obj)
+
+    @admin.display(description="Outcome")
+    def outcome(self, obj):
+        return _outcome(obj)
 
     @admin.display(description="Warnings")
     def warnings_list(self, obj):

@@ -13,7 +13,8 @@ from leadengine.models import ApiKeyScope
 from leads.models import CustomField, List
 
 from .models import FieldMapping, InboundRequest, InboundWebhook, SenderAuthMode, mapping_errors
-from .services import mappings_suggest, webhook_mappings_replace
+from .presets import preset_choices, preset_get, preset_list
+from .services import mappings_suggest, webhook_mappings_replace, webhook_preset_apply
 
 
 class FieldMappingSerializer(serializers.ModelSerializer):
@@ -72,6 +73,7 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
             "capture_next",
             "sample_captured_at",
             "mappings",
+            "preset",
             "auth_mode",
             "auth_header",
             "signing_secret",
@@ -95,6 +97,13 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
             "verify_token": {"write_only": True, "required": False},
         }
 
+    preset = serializers.ChoiceField(
+        choices=preset_choices(),
+        write_only=True,
+        required=False,
+        help_text="On create: start from a vendor preset (GET presets/ lists them): its auth mode, dedupe "
+        "field and mapping rows. Fields sent alongside win over the preset's.",
+    )
     has_signing_secret = serializers.SerializerMethodField(
         help_text="Whether a signing secret is set (signature modes refuse every request without one)."
     )
@@ -104,6 +113,8 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
+        if self.instance is not None and "preset" in attrs:
+            raise serializers.ValidationError({"preset": ["A preset applies on create only."]})
         # The model's rule, on the webhook as it would be saved.
         candidate = InboundWebhook(
             **{name: getattr(self.instance, name) for name in AUTH_SETTINGS} if self.instance else {}
@@ -138,11 +149,15 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
     @transaction.atomic
     def create(self, validated_data):
         rows = validated_data.pop("mappings", None)
+        preset = preset_get(validated_data.pop("preset", ""))
         webhook = super().create(validated_data)
-        if rows is None:
-            mappings_suggest(webhook=webhook)
-        else:
+        if rows is not None:
             webhook_mappings_replace(webhook=webhook, mappings=_pairs(rows))
+        if preset is not None:
+            # What the caller sent (mappings included) wins over the preset.
+            webhook_preset_apply(webhook=webhook, preset=preset, keep=set(self.initial_data))
+        elif rows is None:
+            mappings_suggest(webhook=webhook)
         return webhook
 
     @transaction.atomic
@@ -174,6 +189,29 @@ def _pairs(rows):
     return [(row["field"], row["source_path"]) for row in rows]
 
 
+class PresetRowSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    source_path = serializers.CharField()
+    note = serializers.CharField()
+    transforms = serializers.ListField(
+        child=serializers.DictField(), help_text="Transforms that would help this row (not applied yet)."
+    )
+
+
+class PresetSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    vendor = serializers.CharField()
+    name = serializers.CharField()
+    auth_mode = serializers.CharField()
+    auth_settings = serializers.DictField()
+    content_type = serializers.CharField()
+    dedupe_field = serializers.CharField()
+    mappings = PresetRowSerializer(many=True)
+    suggested_custom_fields = PresetRowSerializer(many=True)
+    setup = serializers.ListField(child=serializers.CharField())
+    notes = serializers.CharField()
+
+
 class UrlTokenRotatedSerializer(serializers.Serializer):
     url_with_token = serializers.CharField(help_text="The new URL to give the sender, shown only now.")
 
@@ -192,6 +230,13 @@ class InboundWebhookViewSet(WorkspaceScopedViewSet):
         webhook = serializer.save()
         body = InboundWebhookCreatedSerializer(webhook, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+    @extend_schema(responses={200: PresetSerializer(many=True)})
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def presets(self, request):
+        """Vendor presets to start a webhook from (`preset` on create): auth mode, content type,
+        suggested mapping rows and setup steps."""
+        return Response([preset.as_dict() for preset in preset_list()])
 
     @extend_schema(request=None, responses={200: UrlTokenRotatedSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-url-token")

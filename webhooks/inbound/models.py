@@ -181,6 +181,8 @@ class InboundWebhook(models.Model):
         help_text="Key in the body: the top-level JSON field holding the key (google_key when blank); "
         "the key itself is the signing secret.",
     )
+    # The vendor preset the webhook started from, so its page can keep showing the setup steps.
+    preset = models.CharField(max_length=50, blank=True, default="", editable=False)
     capture_next = models.BooleanField(
         "capture the next request",
         default=False,
