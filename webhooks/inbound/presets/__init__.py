@@ -15,6 +15,8 @@ import pkgutil
 from dataclasses import dataclass, field
 from functools import cache
 
+from ..sender_auth import SCHEMES_BY_MODE
+
 
 @dataclass(frozen=True)
 class PresetRow:
@@ -54,6 +56,10 @@ class Preset:
                 ),
             }
         )
+
+    @property
+    def auth_label(self):
+        return SCHEMES_BY_MODE[self.auth_mode].label
 
     def mapping_pairs(self, custom_field_keys=frozenset()):
         """(field, source path) rows to apply: the default-field rows, plus the suggested

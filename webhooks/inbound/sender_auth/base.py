@@ -94,9 +94,10 @@ class SenderAuth:
             ) from None
         now = time.time() if now is None else now
         if abs(now - sent_at) > tolerance:
+            age = f"{int(now - sent_at)} s old" if now > sent_at else f"{int(sent_at - now)} s in the future"
             raise self.refuse(
                 "timestamp outside tolerance",
-                f"The request was signed {int(now - sent_at)} s from now; the tolerance is {tolerance} s.",
+                f"The signed timestamp is {age}; the tolerance is {tolerance} s.",
             )
 
 
