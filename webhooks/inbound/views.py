@@ -1,5 +1,6 @@
-"""`POST /webhooks/<public id>`: the "Receive Data" endpoint, an HTTP adapter over
-`receive.inbound_receive` (the checks, their order and the request log live there)."""
+"""`POST /webhooks/<public id>[/<url token>]`: the "Receive Data" endpoint, an HTTP adapter
+over `receive.inbound_receive` (the checks, their order and the request log live there), and
+`GET` for vendors' URL checks (`handshakes.inbound_handshake`)."""
 
 from django.conf import settings
 from django.http import HttpResponse
