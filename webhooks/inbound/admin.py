@@ -309,13 +309,6 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
                 how,
             )
         return format_html(
-            '<input type="text" readonly id="webhook-url" value="{}" size="80" class="le-mono"> '
-            '<button type="button" class="button" data-copy-target="webhook-url">Copy</button>'
-            '<div class="help">Senders authenticate with: {}.</div>',
-            obj.url if obj.auth_mode != "url_token" else obj.url + "/<token: see Credentials>",
-            obj.get_auth_mode_display(),
-        )
-        return format_html(
             '<input type="text" readonly id="webhook-url" value="{}" size="80" '
             'style="font-family: monospace"> '
             '<button type="button" class="button" data-copy-target="webhook-url">Copy</button>'
