@@ -4,6 +4,9 @@ Each test is one flow as an operator lives it: log in, find the screen from the 
 index, click, read what the page says. Data the flow is not about is created with the ORM.
 """
 
+import base64
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -18,6 +21,7 @@ from leads.models import Lead, LeadStatus
 from leads.services import lead_set_status
 from tests.conftest import wait_until
 from tests.factories import InboundWebhookFactory, LeadFactory, OutboundWebhookFactory
+from tests.inbound.conftest import PAYLOADS
 from webhooks.inbound.models import InboundWebhook
 from webhooks.inbound.services import mappings_suggest
 from webhooks.outbound.models import Delivery
@@ -352,3 +356,37 @@ def test_lists_fit_1280_pixels_with_the_sidebar_open(logged_in, workspace):
     button = page.locator(".le-toolbar a.button:text-is('All requests')").bounding_box()
     assert button["x"] + button["width"] <= toolbar["x"] + toolbar["width"]
     assert toolbar["y"] <= button["y"] and button["y"] + button["height"] <= toolbar["y"] + toolbar["height"]
+
+
+def test_operator_starts_a_typeform_action_from_its_preset_and_a_signed_post_creates_the_lead(
+    logged_in, live_server, workspace
+):
+    page = logged_in
+
+    open_settings_webhooks(page, "Receive Data")
+    page.click("#le-add:text-is('Add Action')")
+    page.click("#le-preset-picker a[data-preset=typeform]")
+    page.wait_for_selector("#le-preset-chosen")
+    assert page.input_value("#id_auth_mode") == "typeform"
+    assert "Connect ▸ Webhooks" in page.inner_text("#le-preset-chosen")
+    page.evaluate("window.scrollTo(0, 0)")  # the picker and the chosen preset, from the top
+    screenshot(page, "inbound-preset-picker")
+    page.fill("#id_signing_secret", "typeform-secret-e2e")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    assert "Connect ▸ Webhooks ▸ Add a webhook" in page.inner_text("#le-preset-setup")
+
+    webhook = InboundWebhook.objects.get(preset="typeform")
+    body = (PAYLOADS / "typeform_form_response.json").read_bytes()
+    digest = hmac.new(b"typeform-secret-e2e", body, hashlib.sha256).digest()
+    created = requests.post(
+        webhook.url,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "Typeform-Signature": "sha256=" + base64.b64encode(digest).decode(),
+        },
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    assert Lead.objects.get(pk=created.json()["lead_id"]).first_name == "Grace"

@@ -40,7 +40,11 @@ def test_another_workspaces_key_without_the_scope_is_answered_like_a_wrong_key(w
     response = Sender(webhook, foreign).post(payload("article_sample.json"))
 
     assert response.status_code == 401
-    assert response.json() == {"detail": "Invalid API key.", "code": "authentication_failed"}
+    assert response.json() == {
+        "detail": "Invalid API key.",
+        "code": "authentication_failed",
+        "reason": "invalid api key",
+    }
 
 
 def test_another_workspaces_key_prefix_never_appears_in_this_workspaces_log(webhook):
@@ -89,6 +93,10 @@ def test_another_workspaces_revoked_or_live_key_is_answered_like_a_wrong_key_and
     responses = [Sender(webhook, secret).post(payload("article_sample.json")) for secret in (revoked, live)]
 
     for response in responses:
-        assert response.json() == {"detail": "Invalid API key.", "code": "authentication_failed"}
+        assert response.json() == {
+            "detail": "Invalid API key.",
+            "code": "authentication_failed",
+            "reason": "invalid api key",
+        }
     live_key.refresh_from_db()
     assert live_key.last_used_at is None

@@ -3,8 +3,9 @@ import json
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Max
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -27,7 +28,8 @@ from .models import (
     dedupe_field_choices,
     writable_field_choices,
 )
-from .services import lead_preview, mappings_suggest
+from .presets import preset_choices, preset_get, preset_list
+from .services import lead_preview, mappings_suggest, webhook_preset_apply
 from .transforms import steps_from_text, steps_to_text
 
 RECENT_REQUESTS = 10
@@ -55,10 +57,53 @@ def visible_custom_fields(request, obj=None):
     return list(queryset.filter(workspace__in=caller_workspace_ids(request)))
 
 
+AUTH_FIELDS = [
+    "auth_mode",
+    "auth_header",
+    "signing_secret",
+    "verify_token",
+    "signature_tolerance_seconds",
+    "hmac_algorithm",
+    "hmac_encoding",
+    "hmac_prefix",
+    "hmac_signed_content",
+    "hmac_timestamp_header",
+    "body_key_field",
+]
+DEFAULTED_AUTH_FIELDS = [
+    "auth_mode",
+    "signature_tolerance_seconds",
+    "hmac_algorithm",
+    "hmac_encoding",
+    "hmac_signed_content",
+]
+AUTH_HELP = (
+    "One mode per webhook. API key modes use a key with the Receive scope "
+    "(<code>webhooks:receive</code>). A <strong>secret URL token</strong> is for senders that can only be "
+    "given a URL (Mailchimp, Unbounce): it works, but URLs end up in server, proxy and browser logs, so "
+    "prefer a key or a signature when the sender offers one, and rotate the token if the URL leaks. "
+    "Signature modes check the vendor's own signature over the raw body with its signing secret; "
+    "generic HMAC settings apply to the generic mode only."
+)
+
+
 class InboundWebhookForm(WorkspaceScopedForm):
     dedupe_field = forms.ChoiceField(
         initial="business_email",
         help_text="A lead with the same value of this field is updated instead of created.",
+    )
+    # Write-only: never rendered back into the page (Reveal fetches it on demand). Blank keeps
+    # the stored secret, so saving the page for another reason never erases it.
+    start_from_preset = forms.ChoiceField(
+        label="Start from a preset",
+        required=False,
+        help_text="A vendor's auth mode, content type and suggested mapping rows (rows you enter win).",
+    )
+    signing_secret = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"size": 46, "autocomplete": "off"}),
+        help_text="The vendor's signing secret (signature modes). Leave blank to keep the current one.",
     )
 
     class Meta:
@@ -73,10 +118,29 @@ class InboundWebhookForm(WorkspaceScopedForm):
             "strict",
             "default_phone_region",
             "capture_next",
+            *AUTH_FIELDS,
         ]
 
-    # The dedupe field's rule is the model's (InboundWebhook.clean); the target list's
-    # workspace is checked by WorkspaceScopedForm.
+    # The dedupe field's and sender-auth rules are the model's (InboundWebhook.clean); the
+    # target list's workspace is checked by WorkspaceScopedForm.
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["start_from_preset"].choices = [
+            ("", "None: the help article's sample")
+        ] + preset_choices()
+        for name in (*DEFAULTED_AUTH_FIELDS, "signing_secret"):
+            self.fields[name].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        # A sender-auth setting that can't be blank, left out (a form posted without the
+        # section), keeps the webhook's current value, the model default on a new webhook; a
+        # blank signing secret keeps the stored one (the field is never rendered back).
+        for name in (*DEFAULTED_AUTH_FIELDS, "signing_secret"):
+            if cleaned.get(name) in ("", None):
+                cleaned[name] = getattr(self.instance, name)
+        return cleaned
 
 
 class FieldMappingForm(forms.ModelForm):
@@ -175,10 +239,18 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             "is_active",
             "strict",
         ]
+        auth = ("Sender authentication", {"fields": AUTH_FIELDS, "description": AUTH_HELP})
         if obj is None:
             suggested = ", ".join(f"{path}→{field}" for field, path in SUGGESTED_MAPPINGS)
+            chosen = preset_get(request.GET.get("preset", ""))
+            picker = render_to_string(
+                "admin/inbound/inboundwebhook/preset_picker.html",
+                {"presets": preset_list(), "chosen": chosen},
+            )
             return [
+                ("Start from a preset", {"fields": ["start_from_preset"], "description": picker}),
                 (None, {"fields": main}),
+                auth,
                 (
                     "Mapping",
                     {
@@ -190,6 +262,8 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             ]
         return [
             (None, {"fields": ["webhook_url", *main]}),
+            (auth[0], {**auth[1], "fields": ["sender_credentials", *AUTH_FIELDS]}),
+            *([("Setup", {"fields": ["preset_setup"]})] if preset_get(obj.preset) else []),
             ("Sample", {"fields": ["capture_next", "sample_paths", "tools"]}),
             ("Recent requests", {"fields": ["recent_requests"]}),
         ]
@@ -201,7 +275,36 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
     response_post_save_change = response_post_save_add
 
     def get_readonly_fields(self, request, obj=None):
-        return ["webhook_url", "sample_paths", "tools", "recent_requests"] if obj else []
+        if obj is None:
+            return []
+        return [
+            "webhook_url",
+            "sender_credentials",
+            "preset_setup",
+            "sample_paths",
+            "tools",
+            "recent_requests",
+        ]
+
+    def get_changeform_initial_data(self, request):
+        """`?preset=<key>` on the add page fills the form with the preset's settings."""
+        initial = super().get_changeform_initial_data(request)
+        initial.pop("preset", None)  # the query parameter, not a form field
+        preset = preset_get(request.GET.get("preset", ""))
+        if preset is not None:
+            initial.update(
+                start_from_preset=preset.key,
+                name=preset.name,
+                auth_mode=preset.auth_mode,
+                dedupe_field=preset.dedupe_field,
+                **preset.auth_settings,
+            )
+        return initial
+
+    @admin.display(description="Setup steps")
+    def preset_setup(self, obj):
+        preset = preset_get(obj.preset)
+        return render_to_string("admin/inbound/inboundwebhook/preset_setup.html", {"preset": preset})
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["field_picker"] = field_picker_options(visible_custom_fields(request, obj))
@@ -213,8 +316,35 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
         form.base_fields["dedupe_field"].choices = dedupe_field_choices(visible_custom_fields(request, obj))
         return form
 
+    @admin.display(description="Credentials")
+    def sender_credentials(self, obj):
+        """The secrets the sender needs, masked until revealed (fetched on demand, never in the
+        page's HTML), and the URL token's Rotate button."""
+        secret_url = reverse("admin:inbound_inboundwebhook_sender_secret", args=[obj.pk])
+        return render_to_string(
+            "admin/inbound/inboundwebhook/sender_credentials.html",
+            {
+                "webhook": obj,
+                "secret_url": secret_url,
+                "rotate_url": reverse("admin:inbound_inboundwebhook_rotate_url_token", args=[obj.pk]),
+            },
+        )
+
     @admin.display(description="Webhook URL")
     def webhook_url(self, obj):
+        if obj.auth_mode != "bearer":
+            how = (
+                "give senders this URL followed by its token (Credentials, below)"
+                if obj.auth_mode == "url_token"
+                else obj.get_auth_mode_display()
+            )
+            return format_html(
+                '<input type="text" readonly id="webhook-url" value="{}" size="80" class="le-mono"> '
+                '<button type="button" class="button" data-copy-target="webhook-url">Copy</button>'
+                '<div class="help">Senders authenticate with: {}.</div>',
+                obj.url,
+                how,
+            )
         return format_html(
             '<input type="text" readonly id="webhook-url" value="{}" size="80" '
             'style="font-family: monospace"> '
@@ -283,11 +413,31 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        if not change and mappings_suggest(webhook=form.instance):
+        preset = preset_get(form.cleaned_data.get("start_from_preset") or "")
+        if not change and preset is not None:
+            # The form already carries the preset's settings (or the operator's changes to them).
+            keep = {*AUTH_FIELDS, "dedupe_field"} | (
+                {"mappings"} if form.instance.mappings.exists() else set()
+            )
+            webhook_preset_apply(webhook=form.instance, preset=preset, keep=keep)
+            self.message_user(
+                request, f"Started from the {preset.name} preset: follow its setup steps below."
+            )
+        elif not change and mappings_suggest(webhook=form.instance):
             self.message_user(request, "Started the mapping with the suggested rows; edit them as needed.")
 
     def get_urls(self):
         return [
+            path(
+                "<path:object_id>/sender-secret/",
+                self.admin_site.admin_view(self.sender_secret_view),
+                name="inbound_inboundwebhook_sender_secret",
+            ),
+            path(
+                "<path:object_id>/rotate-url-token/",
+                self.admin_site.admin_view(self.rotate_url_token_view),
+                name="inbound_inboundwebhook_rotate_url_token",
+            ),
             path(
                 "<path:object_id>/preview/",
                 self.admin_site.admin_view(self.preview_view),
@@ -295,6 +445,33 @@ class InboundWebhookAdmin(WorkspaceScopedAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def _webhook_or_404(self, request, object_id):
+        webhook = self.get_object(request, object_id)
+        if webhook is None:
+            raise Http404("No such webhook in your workspaces.")
+        return webhook
+
+    def sender_secret_view(self, request, object_id):
+        """The Reveal buttons: `?which=signing` (the signing secret) or `url` (the URL with
+        its token), as JSON; never cached."""
+        webhook = self._webhook_or_404(request, object_id)
+        if not self.has_change_permission(request, webhook):
+            raise PermissionDenied
+        secret = webhook.url_with_token if request.GET.get("which") == "url" else webhook.signing_secret
+        response = JsonResponse({"secret": secret})
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def rotate_url_token_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        webhook = self._webhook_or_404(request, object_id)
+        if not self.has_change_permission(request, webhook):
+            raise PermissionDenied
+        webhook.rotate_url_token()
+        self.message_user(request, "New URL token: the old URL stopped working. Give the sender the new URL.")
+        return redirect("admin:inbound_inboundwebhook_change", webhook.pk)
 
     def preview_view(self, request, object_id):
         webhook = self.get_object(request, object_id)
@@ -420,6 +597,8 @@ def _outcome(request_row):
             f"Batch: {response.get('created', 0)} created, {response.get('updated', 0)} updated, "
             f"{response.get('failed', 0)} failed"
         )
+    if response.get("reason"):  # a refused sender: why, in the log's own words
+        return f"Refused ({response['reason']}): {response.get('detail', '')}"
     return response.get("detail", "")
 
 
@@ -465,7 +644,15 @@ def _preview_rows(preview):
 class InboundRequestAdmin(WorkspaceScopedAdmin):
     """The request log: read-only, newest first."""
 
-    list_display = ["received_at", "webhook", "result", "api_key_prefix", "content_type", "body_size"]
+    list_display = [
+        "received_at",
+        "webhook",
+        "result",
+        "outcome",
+        "api_key_prefix",
+        "content_type",
+        "body_size",
+    ]
     list_filter = ["status_code", "webhook"]
     list_select_related = ["webhook"]
     search_fields = ["body", "api_key_prefix", "public_id"]
@@ -500,6 +687,10 @@ class InboundRequestAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Result", ordering="status_code")
     def result(self, obj):
         return _result_badges(obj)
+
+    @admin.display(description="Outcome")
+    def outcome(self, obj):
+        return _outcome(obj)
 
     @admin.display(description="Warnings")
     def warnings_list(self, obj):

@@ -1,18 +1,21 @@
 """REST API of Receive Data: inbound webhooks (with their mapping) and the request log."""
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema_field
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from leadengine.api.filters import IdFilter, WorkspaceFilterSet
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
-from leadengine.api.viewsets import WorkspaceScopedMixin, WorkspaceScopedViewSet
+from leadengine.api.viewsets import NO_STORE, WorkspaceScopedMixin, WorkspaceScopedViewSet
 from leadengine.models import ApiKeyScope
 from leads.models import CustomField, List
 
 from .mapping import MappingRow
-from .models import FieldMapping, InboundRequest, InboundWebhook, mapping_errors
-from .services import mappings_suggest, webhook_mappings_replace
+from .models import FieldMapping, InboundRequest, InboundWebhook, SenderAuthMode, mapping_errors
+from .presets import preset_choices, preset_get, preset_list
+from .services import mappings_suggest, webhook_mappings_replace, webhook_preset_apply
 from .transforms import TRANSFORMS
 
 
@@ -66,7 +69,8 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
 
     url = serializers.CharField(
         read_only=True,
-        help_text="POST leads here (Authorization: Bearer <API key with the webhooks:receive scope>).",
+        help_text="POST leads here, authenticated as auth_mode says (bearer: Authorization: Bearer <API key "
+        "with the webhooks:receive scope>). URL-token webhooks append /<token> (url_with_token).",
     )
     target_list = WorkspaceRelatedField(
         queryset=List.objects.all(),
@@ -103,10 +107,59 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
             "capture_next",
             "sample_captured_at",
             "mappings",
+            "preset",
+            "auth_mode",
+            "auth_header",
+            "signing_secret",
+            "has_signing_secret",
+            "verify_token",
+            "signature_tolerance_seconds",
+            "hmac_algorithm",
+            "hmac_encoding",
+            "hmac_prefix",
+            "hmac_signed_content",
+            "hmac_timestamp_header",
+            "body_key_field",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["public_id", "sample_captured_at", "created_at", "updated_at"]
+        extra_kwargs = {
+            # Secrets go in, never out (like outbound secrets); the URL token comes out only on
+            # create and rotate-url-token.
+            "signing_secret": {"write_only": True, "required": False},
+            "verify_token": {"write_only": True, "required": False},
+        }
+
+    preset = serializers.ChoiceField(
+        choices=preset_choices(),
+        write_only=True,
+        required=False,
+        help_text="On create: start from a vendor preset (GET presets/ lists them): its auth mode, dedupe "
+        "field and mapping rows. Fields sent alongside win over the preset's.",
+    )
+    has_signing_secret = serializers.SerializerMethodField(
+        help_text="Whether a signing secret is set (signature modes refuse every request without one)."
+    )
+
+    def get_has_signing_secret(self, webhook) -> bool:
+        return bool(webhook.signing_secret)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is not None and "preset" in attrs:
+            raise serializers.ValidationError({"preset": ["A preset applies on create only."]})
+        # The model's rule, on the webhook as it would be saved.
+        candidate = InboundWebhook(
+            **{name: getattr(self.instance, name) for name in AUTH_SETTINGS} if self.instance else {}
+        )
+        for name in AUTH_SETTINGS:
+            if name in attrs:
+                setattr(candidate, name, attrs[name])
+        errors = candidate.auth_errors()
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
     def _custom_field_keys(self):
         if not hasattr(self, "_custom_keys"):
@@ -130,11 +183,15 @@ class InboundWebhookSerializer(WorkspaceOwnedSerializer):
     @transaction.atomic
     def create(self, validated_data):
         rows = validated_data.pop("mappings", None)
+        preset = preset_get(validated_data.pop("preset", ""))
         webhook = super().create(validated_data)
-        if rows is None:
-            mappings_suggest(webhook=webhook)
-        else:
+        if rows is not None:
             webhook_mappings_replace(webhook=webhook, mappings=[dict(row) for row in rows])
+        if preset is not None:
+            # What the caller sent (mappings included) wins over the preset.
+            webhook_preset_apply(webhook=webhook, preset=preset, keep=set(self.initial_data))
+        elif rows is None:
+            mappings_suggest(webhook=webhook)
         return webhook
 
     @transaction.atomic
@@ -160,12 +217,79 @@ def _rows(rows):
     ]
 
 
+AUTH_SETTINGS = ["auth_mode", "auth_header", "hmac_signed_content", "hmac_timestamp_header"]
+
+
+class InboundWebhookCreatedSerializer(InboundWebhookSerializer):
+    """The create response: the webhook plus, for a URL-token webhook, its URL with the token,
+    shown this once (rotate-url-token makes a new one)."""
+
+    url_with_token = serializers.CharField(
+        read_only=True, help_text="URL-token mode: the URL to give the sender. Shown only now."
+    )
+
+    class Meta(InboundWebhookSerializer.Meta):
+        fields = [*InboundWebhookSerializer.Meta.fields, "url_with_token"]
+
+
+class PresetRowSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    source_path = serializers.CharField()
+    note = serializers.CharField()
+    transforms = serializers.ListField(
+        child=serializers.DictField(), help_text="Transforms that would help this row (not applied yet)."
+    )
+
+
+class PresetSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    vendor = serializers.CharField()
+    name = serializers.CharField()
+    auth_mode = serializers.CharField()
+    auth_settings = serializers.DictField()
+    content_type = serializers.CharField()
+    dedupe_field = serializers.CharField()
+    mappings = PresetRowSerializer(many=True)
+    suggested_custom_fields = PresetRowSerializer(many=True)
+    setup = serializers.ListField(child=serializers.CharField())
+    notes = serializers.CharField()
+
+
+class UrlTokenRotatedSerializer(serializers.Serializer):
+    url_with_token = serializers.CharField(help_text="The new URL to give the sender, shown only now.")
+
+
 class InboundWebhookViewSet(WorkspaceScopedViewSet):
     """Receive Data webhooks of your workspaces: public URL, dedupe field, target list, mapping."""
 
     queryset = InboundWebhook.objects.select_related("workspace").prefetch_related("mappings")
     serializer_class = InboundWebhookSerializer
     api_key_scope = ApiKeyScope.API_MANAGE  # public URLs and mappings: configuration
+
+    @extend_schema(responses={201: InboundWebhookCreatedSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        webhook = serializer.save()
+        body = InboundWebhookCreatedSerializer(webhook, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+    @extend_schema(responses={200: PresetSerializer(many=True)})
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def presets(self, request):
+        """Vendor presets to start a webhook from (`preset` on create): auth mode, content type,
+        suggested mapping rows and setup steps."""
+        return Response([preset.as_dict() for preset in preset_list()])
+
+    @extend_schema(request=None, responses={200: UrlTokenRotatedSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-url-token")
+    def rotate_url_token(self, request, pk=None):
+        """A new URL token (URL-token mode); the old URL stops working at once. Returned once."""
+        webhook = self.get_object()
+        if webhook.auth_mode != SenderAuthMode.URL_TOKEN:
+            raise serializers.ValidationError({"auth_mode": ["This webhook does not use a URL token."]})
+        webhook.rotate_url_token()
+        return Response({"url_with_token": webhook.url_with_token}, headers=NO_STORE)
 
 
 # --- Request log -----------------------------------------------------------------------

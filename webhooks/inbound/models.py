@@ -2,15 +2,34 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from leadengine.encryption import EncryptedTextField
 from leadengine.models import ApiKey, Workspace
 from leads.catalogue import DEDUPE_FIELD_KEYS, DEFAULT_FIELDS, DEFAULT_FIELDS_BY_KEY, WRITABLE_FIELD_KEYS
 from leads.models import CustomField, List
 
 from .mapping import Combine, MappingRow, split_path, split_sources
-from .sender_auth import BearerKeyAuth
+from .sender_auth import SCHEMES, sender_auth_for
 from .transforms import VALUE_MAKERS, steps_errors
+
+# One choice per scheme class, labelled by the class, so a new scheme is one class.
+SenderAuthMode = models.TextChoices(
+    "SenderAuthMode", [(scheme.mode.upper(), (scheme.mode, scheme.label)) for scheme in SCHEMES]
+)
+
+
+class HmacAlgorithm(models.TextChoices):
+    SHA1 = "sha1", "SHA-1"
+    SHA256 = "sha256", "SHA-256"
+    SHA512 = "sha512", "SHA-512"
+
+
+class HmacEncoding(models.TextChoices):
+    HEX = "hex", "hex"
+    BASE64 = "base64", "base64"
+
 
 # What a new webhook starts with: the usual lead form's keys that equal default field names,
 # plus the three common aliases (email, phone, date).
@@ -30,6 +49,11 @@ SUGGESTED_MAPPINGS = (
 def new_public_id():
     # 24 random bytes = 192 bits, URL-safe, never derived from the primary key.
     return secrets.token_urlsafe(24)
+
+
+def new_url_token():
+    # 32 random bytes: the token is the whole credential of a URL-token webhook.
+    return secrets.token_urlsafe(32)
 
 
 def writable_field_choices(custom_fields=()):
@@ -144,6 +168,63 @@ class InboundWebhook(models.Model):
         help_text="Country of phone numbers sent without a country code (US, GB, DE…), so they can be "
         "stored in E.164 (+15550100) and deduped. Blank: only numbers with a + country code are converted.",
     )
+    # Sender authentication (webhooks/inbound/sender_auth/): one mode, and the settings it reads.
+    auth_mode = models.CharField(
+        "sender authentication",
+        max_length=32,
+        choices=SenderAuthMode.choices,
+        default=SenderAuthMode.BEARER,
+        help_text="How senders prove who they are: an API key, a secret URL, or the vendor's own signature.",
+    )
+    auth_header = models.CharField(
+        "header name",
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="API key in a header: its name (X-API-Key when blank). Generic HMAC: the signature header.",
+    )
+    # Encrypted at rest, like outbound secrets: an HMAC needs the secret itself.
+    signing_secret = EncryptedTextField(
+        blank=True,
+        default="",
+        help_text="The vendor's signing secret (signature modes). Never shown in lists or the API.",
+    )
+    url_token = EncryptedTextField(blank=True, default="", editable=False)
+    verify_token = models.CharField(
+        "Meta verify token",
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Meta answers its subscription check (GET ?hub.verify_token=…) only when this matches.",
+    )
+    signature_tolerance_seconds = models.PositiveIntegerField(
+        "timestamp tolerance (s)",
+        default=300,
+        validators=[MinValueValidator(1), MaxValueValidator(86400)],
+        help_text="Signed timestamps further than this from now are refused (replay protection).",
+    )
+    hmac_algorithm = models.CharField(
+        max_length=10, choices=HmacAlgorithm.choices, default=HmacAlgorithm.SHA256
+    )
+    hmac_encoding = models.CharField(max_length=10, choices=HmacEncoding.choices, default=HmacEncoding.HEX)
+    hmac_prefix = models.CharField(
+        max_length=50, blank=True, default="", help_text="Text before the digest in the header, e.g. sha256="
+    )
+    hmac_signed_content = models.CharField(
+        max_length=200,
+        default="{body}",
+        help_text="What is signed: {body}, or e.g. {timestamp}.{body} with the timestamp header below.",
+    )
+    hmac_timestamp_header = models.CharField(max_length=100, blank=True, default="")
+    body_key_field = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="Key in the body: the top-level JSON field holding the key (google_key when blank); "
+        "the key itself is the signing secret.",
+    )
+    # The vendor preset the webhook started from, so its page can keep showing the setup steps.
+    preset = models.CharField(max_length=50, blank=True, default="", editable=False)
     capture_next = models.BooleanField(
         "capture the next request",
         default=False,
@@ -162,21 +243,57 @@ class InboundWebhook(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        if self.auth_mode == SenderAuthMode.URL_TOKEN and not self.url_token:
+            self.url_token = new_url_token()
+        super().save(*args, **kwargs)
+
     @property
     def url(self):
         return f"{settings.WEBHOOKS_BASE_URL}/{self.public_id}"
 
     def clean(self):
-        if self.workspace_id is None:
-            return  # the form reports the missing workspace
-        errors = mapping_errors(dedupe_field=self.dedupe_field, custom_field_keys=self.custom_field_keys())
-        if errors["dedupe_field"]:
-            raise ValidationError({"dedupe_field": errors["dedupe_field"]})
+        errors = self.auth_errors()
+        if self.workspace_id is not None:  # else the form reports the missing workspace
+            dedupe = mapping_errors(
+                dedupe_field=self.dedupe_field, custom_field_keys=self.custom_field_keys()
+            )
+            if dedupe["dedupe_field"]:
+                errors["dedupe_field"] = dedupe["dedupe_field"]
+        if errors:
+            raise ValidationError(errors)
+
+    def auth_errors(self):
+        """{field: [message]} of the sender-auth settings; the admin form and the API share it."""
+        errors = {}
+        if self.auth_mode == SenderAuthMode.HMAC:
+            if not self.auth_header:
+                errors["auth_header"] = ["Generic HMAC needs the name of the header holding the signature."]
+            if "{body}" not in (self.hmac_signed_content or ""):
+                errors["hmac_signed_content"] = ["The signed content must contain {body}."]
+            if "{timestamp}" in (self.hmac_signed_content or "") and not self.hmac_timestamp_header:
+                errors["hmac_timestamp_header"] = ["{timestamp} is signed: name the header that carries it."]
+        return errors
+
+    @property
+    def needs_signing_secret(self):
+        """Whether the mode checks a secret the vendor shares (a signature, a key in the body)."""
+        return self.sender_auth().needs_signing_secret
+
+    @property
+    def url_with_token(self):
+        """The URL a URL-token sender is given (a secret: shown on demand, not in lists)."""
+        return f"{self.url}/{self.url_token}" if self.url_token else ""
+
+    def rotate_url_token(self):
+        """A new URL token; the old URL stops working at once (there is no overlap, because a
+        leaked URL is the usual reason to rotate)."""
+        self.url_token = new_url_token()
+        self.save(update_fields=["url_token", "updated_at"])
 
     def sender_auth(self):
-        """How senders prove who they are; one mode per webhook, today a Bearer API key of the
-        webhook's workspace."""
-        return BearerKeyAuth(workspace_id=self.workspace_id)
+        """How senders prove who they are: the scheme of `auth_mode` with this webhook's settings."""
+        return sender_auth_for(self)
 
     def custom_fields(self):
         return list(CustomField.objects.filter(workspace_id=self.workspace_id))

@@ -25,7 +25,7 @@ from leadengine import idempotency
 
 from .body import parse_body
 from .errors import InboundError
-from .models import InboundWebhook
+from .models import InboundWebhook, SenderAuthMode
 from .sender_auth import BearerKeyAuth
 from .services import inbound_request_log, records_process, records_warnings, webhook_capture_sample
 
@@ -58,13 +58,15 @@ class _Logged:
     replayed: bool = False
 
 
-def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=None):
+def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=None, url_token="", urls=()):
     """Answer one request. `headers` is a case-insensitive mapping of the request headers,
     `content_type` the Content-Type as sent, `read_body` a callable returning the
-    `body.ReceivedBody` (called once the webhook is found: no body is read for unknown ids)."""
+    `body.ReceivedBody` (called once the webhook is found: no body is read for unknown ids),
+    `url_token` the token of a `/webhooks/<id>/<token>` URL, `urls` the absolute URLs the
+    request may have been sent to (a scheme may sign the URL)."""
     logged = _Logged()
     try:
-        reply = _receive(logged, public_id, headers, content_type, read_body)
+        reply = _receive(logged, public_id, headers, content_type, read_body, url_token, urls)
     except InboundError as error:
         reply = InboundReply(error.status_code, error.as_body(), error.headers)
     except Exception:
@@ -84,18 +86,25 @@ def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=
     return reply
 
 
-def _receive(logged, public_id, headers, content_type, read_body):
+def active_webhook(public_id, url_token=""):
+    """The active webhook a URL names, or a 404. A token URL names only a URL-token webhook:
+    any other webhook has no such URL."""
     webhook = (
         InboundWebhook.objects.select_related("workspace", "target_list")
         .filter(public_id=public_id, is_active=True)
         .first()
     )
-    if webhook is None:
+    if webhook is None or (url_token and webhook.auth_mode != SenderAuthMode.URL_TOKEN):
         raise InboundError(404, "webhook_not_found", "No active webhook with this id.")
+    return webhook
+
+
+def _receive(logged, public_id, headers, content_type, read_body, url_token, urls):
+    webhook = active_webhook(public_id, url_token)
     logged.webhook, logged.sender_auth = webhook, webhook.sender_auth()
     body = read_body()
     # Another workspace's key is refused here, so it is never written to this workspace's log.
-    logged.api_key = logged.sender_auth.authenticate(headers, body.raw)
+    logged.api_key = logged.sender_auth.authenticate(headers, body.raw, url_token=url_token, urls=urls)
     # Counted after authentication, so someone without a key can't use up a sender's quota.
     _check_rate_limit(webhook)
     logged.body, logged.body_size = body.raw, body.size

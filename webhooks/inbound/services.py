@@ -417,3 +417,25 @@ def webhook_mappings_replace(*, webhook, mappings):
     fields (field, source_path, and optionally combine, transforms, clear_when_empty)."""
     webhook.mappings.all().delete()
     return FieldMapping.objects.bulk_create([FieldMapping(webhook=webhook, **row) for row in mappings])
+
+
+@transaction.atomic
+def webhook_preset_apply(*, webhook, preset, keep=frozenset()):
+    """Start `webhook` from a vendor preset (webhooks/inbound/presets/): its sender-auth mode
+    and settings, dedupe field and mapping rows, replacing the webhook's rows. Fields named in
+    `keep` were chosen by the caller and are left as they are. Returns the rows applied."""
+    for name, value in {
+        "auth_mode": preset.auth_mode,
+        "dedupe_field": preset.dedupe_field,
+        **preset.auth_settings,
+    }.items():
+        if name not in keep:
+            setattr(webhook, name, value)
+    webhook.preset = preset.key
+    webhook.save()
+    if "mappings" in keep:
+        return list(webhook.mappings.all())
+    pairs = preset.mapping_pairs(webhook.custom_field_keys())
+    return webhook_mappings_replace(
+        webhook=webhook, mappings=[{"field": field, "source_path": path} for field, path in pairs]
+    )

@@ -1,7 +1,11 @@
-"""`POST /webhooks/<public id>`: the "Receive Data" endpoint, an HTTP adapter over
-`receive.inbound_receive` (the checks, their order and the request log live there)."""
+"""`POST /webhooks/<public id>[/<url token>]`: the "Receive Data" endpoint, an HTTP adapter
+over `receive.inbound_receive` (the checks, their order and the request log live there), and
+`GET` for vendors' URL checks (`handshakes.inbound_handshake`)."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -13,6 +17,7 @@ from leadengine.authentication import ApiKeyAuthentication
 from leadengine.models import ApiKeyScope
 
 from .body import read_body
+from .handshakes import inbound_handshake
 from .receive import inbound_receive
 from .sender_auth import BearerKeyAuth
 from .services import inbound_request_log
@@ -80,7 +85,11 @@ def _error(description):
                 description="Lead updated (object), or one result per record (batch).",
             ),
             400: _error("Empty body or malformed JSON/form; an Idempotency-Key over 255 characters."),
-            401: _error("Missing, malformed, revoked or other-workspace API key."),
+            401: _error(
+                "The webhook's sender authentication failed: missing, malformed, revoked or "
+                "other-workspace API key, wrong URL token, signature mismatch, timestamp outside "
+                "tolerance, missing header. `reason` names it."
+            ),
             403: _error("An API key of this workspace without the webhooks:receive scope."),
             404: _error("Unknown or inactive webhook id."),
             413: _error("Body over 1 MiB or batch over 1,000 records."),
@@ -93,7 +102,29 @@ def _error(description):
             429: _error("Rate limit of this webhook exceeded; see Retry-After."),
             503: _error("The record kept conflicting with concurrent writes; retry after Retry-After."),
         },
-    )
+    ),
+    get=extend_schema(
+        operation_id="inbound_webhook_handshake",
+        summary="Vendor URL checks (Meta hub.challenge, Mailchimp)",
+        description=(
+            "Meta's subscription check: `?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…` is "
+            "answered with the challenge as text/plain when the verify token matches the webhook's. "
+            "On a URL-token webhook (`/webhooks/<id>/<token>`) a GET with the right token is 200 "
+            "(Mailchimp checks the URL before saving it). Any other GET is 405."
+        ),
+        tags=["inbound webhooks"],
+        parameters=[
+            OpenApiParameter("hub.mode", str, required=False),
+            OpenApiParameter("hub.verify_token", str, required=False),
+            OpenApiParameter("hub.challenge", str, required=False),
+        ],
+        responses={
+            (200, "text/plain"): OpenApiResponse(response=str, description="The challenge, echoed."),
+            401: _error("Verify token or URL token mismatch (`reason` says which)."),
+            404: _error("Unknown or inactive webhook id."),
+            405: _error("Not a vendor check."),
+        },
+    ),
 )
 class InboundWebhookView(APIView):
     # Names the default sender auth in the OpenAPI schema only: DRF never runs it here. The
@@ -110,7 +141,7 @@ class InboundWebhookView(APIView):
     def perform_authentication(self, request):
         pass
 
-    def post(self, request, public_id):
+    def post(self, request, public_id, url_token=""):
         self.received = True
         reply = inbound_receive(
             public_id=public_id,
@@ -118,7 +149,27 @@ class InboundWebhookView(APIView):
             content_type=request.META.get("CONTENT_TYPE", ""),
             read_body=lambda: read_body(request.META, request.stream),
             remote_addr=request.META.get("REMOTE_ADDR"),
+            url_token=url_token,
+            urls=_request_urls(request),
         )
+        return Response(reply.body, status=reply.status_code, headers=reply.headers)
+
+    def get(self, request, public_id, url_token=""):
+        """Vendors' URL checks (Meta's hub.challenge, Mailchimp's GET); any other GET is 405."""
+        reply = inbound_handshake(
+            public_id=public_id,
+            url_token=url_token,
+            query=request.query_params,
+            headers=request.headers,
+            remote_addr=request.META.get("REMOTE_ADDR"),
+        )
+        if reply is None:
+            raise MethodNotAllowed(request.method)
+        self.received = True
+        if reply.is_text:
+            return HttpResponse(
+                reply.body, status=reply.status_code, content_type="text/plain; charset=utf-8"
+            )
         return Response(reply.body, status=reply.status_code, headers=reply.headers)
 
     def get_exception_handler(self):
@@ -150,3 +201,16 @@ class InboundWebhookView(APIView):
                 remote_addr=request.META.get("REMOTE_ADDR"),
             )
         return response
+
+
+@extend_schema(exclude=True)  # the same operations as above, at a URL-token webhook's URL
+class InboundWebhookTokenView(InboundWebhookView):
+    pass
+
+
+def _request_urls(request):
+    """The absolute URLs this request may have been sent to, for schemes that sign the URL
+    (HubSpot v3): as Django sees it, and under WEBHOOKS_BASE_URL, the URL operators are given
+    (behind a proxy the two differ in scheme or host)."""
+    public = settings.WEBHOOKS_BASE_URL + request.get_full_path().removeprefix("/webhooks")
+    return tuple(dict.fromkeys([request.build_absolute_uri(), public]))
