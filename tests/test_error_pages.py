@@ -73,7 +73,14 @@ def test_a_lost_database_connection_in_the_admin_stays_django_html_500(client):
             "/api/v1/no-such-resource/",
             {"error": {"code": "not_found", "message": "Not found.", "fields": {}}},
         ),
-        ("/webhooks/a/b/c", {"code": "not_found", "detail": "Not found."}),
+        (
+            "/webhooks/a/b/c",
+            {
+                "error": {"code": "not_found", "message": "Not found.", "fields": {}},
+                "code": "not_found",
+                "detail": "Not found.",
+            },
+        ),
     ],
 )
 def test_an_unrouted_path_under_api_or_webhooks_is_a_json_404(client, path, body):

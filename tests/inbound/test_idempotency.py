@@ -74,7 +74,7 @@ def test_same_key_with_a_different_body_is_422_idempotency_key_reused(sender):
 
     assert reused.status_code == 422
     assert reused.json()["code"] == "idempotency_key_reused"
-    assert set(reused.json()) == {"detail", "code"}
+    assert set(reused.json()) == {"error", "detail", "code"}
     assert Lead.objects.get().first_name == "Ada"
 
 

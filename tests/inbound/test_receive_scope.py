@@ -9,6 +9,14 @@ from webhooks.inbound.models import InboundRequest
 
 from .conftest import Sender, payload
 
+# The REST API's error envelope plus the flat fields senders already parse.
+WRONG_KEY = {
+    "error": {"code": "authentication_failed", "message": "Invalid API key.", "fields": {}},
+    "detail": "Invalid API key.",
+    "code": "authentication_failed",
+    "reason": "invalid api key",
+}
+
 pytestmark = pytest.mark.django_db
 
 
@@ -26,8 +34,10 @@ def test_a_key_of_the_workspace_without_the_receive_scope_gets_403_naming_it(web
     response = Sender(webhook, reader).post(payload("article_sample.json"))
 
     assert response.status_code == 403
+    message = "This API key lacks the scope webhooks:receive."
     assert response.json() == {
-        "detail": "This API key lacks the scope webhooks:receive.",
+        "error": {"code": "permission_denied", "message": message, "fields": {}},
+        "detail": message,
         "code": "permission_denied",
     }
     logged = InboundRequest.objects.get()
@@ -40,11 +50,7 @@ def test_another_workspaces_key_without_the_scope_is_answered_like_a_wrong_key(w
     response = Sender(webhook, foreign).post(payload("article_sample.json"))
 
     assert response.status_code == 401
-    assert response.json() == {
-        "detail": "Invalid API key.",
-        "code": "authentication_failed",
-        "reason": "invalid api key",
-    }
+    assert response.json() == WRONG_KEY
 
 
 def test_another_workspaces_key_prefix_never_appears_in_this_workspaces_log(webhook):
@@ -93,10 +99,6 @@ def test_another_workspaces_revoked_or_live_key_is_answered_like_a_wrong_key_and
     responses = [Sender(webhook, secret).post(payload("article_sample.json")) for secret in (revoked, live)]
 
     for response in responses:
-        assert response.json() == {
-            "detail": "Invalid API key.",
-            "code": "authentication_failed",
-            "reason": "invalid api key",
-        }
+        assert response.json() == WRONG_KEY
     live_key.refresh_from_db()
     assert live_key.last_used_at is None

@@ -1,4 +1,16 @@
-"""The one error type of the Receive Data boundary."""
+"""The one error type of the Receive Data boundary, and the one shape of its error bodies."""
+
+
+def inbound_error_body(code, message, *, field_errors=(), **extra):
+    """Every Receive Data refusal's JSON: the REST API's envelope
+    `{"error": {"code", "message", "fields"}}` (one shape across the product; `fields` maps a
+    LeadEngine field to its messages), plus the flat `detail`, `code` and extras (`errors`,
+    `warnings`, `retryable`, `reason`) that senders already parse."""
+    fields = {}
+    for problem in field_errors:
+        fields.setdefault(problem["field"], []).append(problem["message"])
+    envelope = {"code": code, "message": message, "fields": fields}
+    return {"error": envelope, "detail": message, "code": code, **extra}
 
 
 class InboundError(Exception):
@@ -15,5 +27,6 @@ class InboundError(Exception):
         self.headers = headers or {}
 
     def as_body(self):
-        """The JSON body every refusal gets: `{"detail", "code", ...fields}`."""
-        return {"detail": self.message, "code": self.code, **self.fields}
+        return inbound_error_body(
+            self.code, self.message, field_errors=self.fields.get("errors", ()), **self.fields
+        )

@@ -16,7 +16,7 @@ from leads.models import Lead
 from leads.services import LeadUpsertConflict, LeadUpsertError, lead_upsert, leads_lock, leads_matching
 
 from . import mapping
-from .errors import InboundError
+from .errors import InboundError, inbound_error_body
 from .metrics import inbound_answer_count
 from .models import SUGGESTED_MAPPINGS, FieldMapping, InboundRequest, InboundWebhook, mapping_errors
 from .transforms import is_empty
@@ -192,21 +192,21 @@ def record_save(*, context, record, actor=None):
 
 
 def _failure(record):
-    first = record.errors[0]
-    return {
-        "detail": first["message"],
-        "code": "invalid_record",
-        "errors": record.errors,
-        "warnings": record.warnings,
-    }
+    return inbound_error_body(
+        "invalid_record",
+        record.errors[0]["message"],
+        field_errors=record.errors,
+        errors=record.errors,
+        warnings=record.warnings,
+    )
 
 
 def _conflict():
-    return {
-        "detail": "The record conflicted with concurrent writes and was not saved; retry it.",
-        "code": "conflict",
-        "retryable": True,
-    }
+    return inbound_error_body(
+        "conflict",
+        "The record conflicted with concurrent writes and was not saved; retry it.",
+        retryable=True,
+    )
 
 
 def _dedupe_sort_key(context, record):

@@ -17,6 +17,7 @@ from leadengine.authentication import ApiKeyAuthentication
 from leadengine.models import ApiKeyScope
 
 from .body import read_body
+from .errors import inbound_error_body
 from .handshakes import inbound_handshake
 from .receive import inbound_receive
 from .sender_auth import BearerKeyAuth
@@ -44,7 +45,24 @@ RECORD_RESULT = {
 }
 ERROR = {
     "type": "object",
-    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "description": "The REST API's error envelope, plus the flat detail and code senders parse.",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "required": ["code", "message", "fields"],
+        },
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+    },
+    "required": ["error", "detail", "code"],
     "additionalProperties": True,
 }
 
@@ -180,7 +198,8 @@ class InboundWebhookView(APIView):
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
         if isinstance(response.data, dict) and "detail" in response.data:
-            response.data["code"] = getattr(response.data["detail"], "code", exc.default_code)
+            detail = response.data["detail"]
+            response.data = inbound_error_body(getattr(detail, "code", exc.default_code), str(detail))
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
