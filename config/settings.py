@@ -227,6 +227,27 @@ CELERY_BEAT_SCHEDULE["outbound-disable-failing-webhooks"] = {
 }
 # --- end outbound webhooks ---------------------------------------------------------------
 
+# --- Retention (webhooks/retention.py) --------------------------------------------------
+# How long logs are kept, in days; pruned hourly in batches of RETENTION_BATCH_SIZE rows,
+# each its own short transaction. A delivery still pending or in flight is never pruned.
+RETENTION_SUCCEEDED_DELIVERY_DAYS = env_int("RETENTION_SUCCEEDED_DELIVERY_DAYS", 30, minimum=1)
+RETENTION_FAILED_DELIVERY_DAYS = env_int("RETENTION_FAILED_DELIVERY_DAYS", 90, minimum=1)
+RETENTION_INBOUND_BODY_DAYS = env_int("RETENTION_INBOUND_BODY_DAYS", 14, minimum=1)
+RETENTION_INBOUND_REQUEST_DAYS = env_int("RETENTION_INBOUND_REQUEST_DAYS", 90, minimum=1)
+# A captured sample is what an operator maps from: one per webhook, so it never grows, but it
+# holds a real person's data. 0 keeps it until the next capture.
+RETENTION_INBOUND_SAMPLE_DAYS = env_int("RETENTION_INBOUND_SAMPLE_DAYS", 90, minimum=0)
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 5000, minimum=1)
+if RETENTION_INBOUND_BODY_DAYS > RETENTION_INBOUND_REQUEST_DAYS:
+    raise ImproperlyConfigured(
+        "RETENTION_INBOUND_BODY_DAYS: must not exceed RETENTION_INBOUND_REQUEST_DAYS "
+        f"({RETENTION_INBOUND_BODY_DAYS} > {RETENTION_INBOUND_REQUEST_DAYS})"
+    )
+CELERY_BEAT_SCHEDULE["webhooks-prune-old-logs"] = {
+    "task": "webhooks.prune_old_logs",
+    "schedule": 3600.0,
+}
+
 # --- Auth, i18n, static ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,7 +5,7 @@ from django.utils import timezone
 from leadengine.models import ApiKey, IdempotencyRecord, Membership, Workspace
 from leads.models import Campaign, CustomField, Lead, List, Message
 from webhooks.inbound.models import InboundRequest, InboundWebhook
-from webhooks.outbound.models import Delivery, OutboundWebhook
+from webhooks.outbound.models import Delivery, DeliveryAttempt, OutboundWebhook
 
 USER_PASSWORD = "correct horse battery staple"
 
@@ -127,6 +127,17 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     event_id = factory.Sequence(lambda n: f"evt-{n}")
     payload = b'{"new_lead_status": "Opportunity"}'
     status = Delivery.Status.FAILED
+
+
+class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeliveryAttempt
+
+    delivery = factory.SubFactory(DeliveryFactory)
+    number = 1
+    started_at = factory.LazyFunction(timezone.now)
+    request_url = "http://127.0.0.1:9/"
+    status_code = 200
 
 
 class InboundWebhookFactory(factory.django.DjangoModelFactory):

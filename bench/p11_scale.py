@@ -1,0 +1,282 @@
+"""P11 — pages and jobs on big tables vs a near-empty database.
+
+Seeds (with SQL, generate_series) `le_bench_p11` with 1 M deliveries, 2 M attempts and
+0.5 M inbound request-log rows spread over 90 days (`--scale 0.25` for a quarter), and
+`le_bench_p11_small` with 1 k deliveries of the same shape; then, in one child process per
+database, times: Settings ▸ Webhooks, the admin delivery list, a webhook's page, the request
+log, `webhooks_disable_failing()`, the sweeper's due query and a claim (rolled back, so every
+round claims the same rows). Medians of `--rounds`; the ratios big / small are printed LAST.
+
+    .venv/bin/python bench/p11_scale.py [--scale 1] [--rounds 15] [--reseed] [--explain]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from harness import BENCH_DIR, PYTHON, ensure_database, machine, print_json_line, ratio
+
+BIG, SMALL = "le_bench_p11", "le_bench_p11_small"
+WEBHOOKS, INBOUND_WEBHOOKS, DAYS = 20, 10, 90
+DUE_PENDING, EXPIRED_IN_FLIGHT, WAITING_RETRIES = 400, 40, 2000
+GOAL = 2.0
+
+
+def database_url(name):
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+# Deliveries: created evenly over 90 days, 93 % succeeded, 6 % failed (both finished a few
+# minutes after creation, with 2 attempts each); the backlog (due, expired leases, waiting
+# retries) is the same size in both databases, the tables are not.
+SEED_SQL = """
+TRUNCATE outbound_deliveryattempt, outbound_delivery, inbound_inboundrequest RESTART IDENTITY;
+INSERT INTO outbound_delivery (webhook_id, event_id, event_type, lead_id, payload, is_test, status,
+    attempt_count, budget_start, next_attempt_at, claimed_until, claim_token, last_status_code,
+    last_error, created_at, completed_at)
+SELECT w.ids[1 + i % array_length(w.ids, 1)], 'evt_' || i, 'lead.status_updated', NULL,
+    convert_to(repeat('{"lead":{"id":1,"email":"ada@example.com"}}', 8), 'UTF8'), false,
+    CASE WHEN i % 100 < 6 THEN 'failed' ELSE 'succeeded' END, 2, 0, NULL, NULL, NULL,
+    CASE WHEN i % 100 < 6 THEN 500 ELSE 200 END, '',
+    now() - interval '90 days' * (1 - i::float / %(deliveries)s),
+    now() - interval '90 days' * (1 - i::float / %(deliveries)s) + interval '3 minutes'
+FROM generate_series(1, %(deliveries)s) AS i,
+    (SELECT array_agg(id ORDER BY id) AS ids FROM outbound_outboundwebhook) AS w;
+INSERT INTO outbound_deliveryattempt (delivery_id, number, started_at, duration_ms, request_url,
+    status_code, response_headers, response_body, error_class, error_message, in_progress)
+SELECT d.id, n, d.created_at + (n - 1) * interval '3 minutes', 120, 'https://example.com/hook',
+    CASE WHEN n = 1 OR d.status = 'failed' THEN 500 ELSE 200 END, '{}'::jsonb,
+    repeat('ok ', 40), '', '', false
+FROM outbound_delivery d, generate_series(1, 2) AS n;
+INSERT INTO outbound_delivery (webhook_id, event_id, event_type, payload, is_test, status,
+    attempt_count, budget_start, next_attempt_at, claimed_until, last_error, created_at)
+SELECT w.ids[1 + i % array_length(w.ids, 1)], 'due_' || i, 'lead.status_updated', '\\x7b7d', false,
+    CASE WHEN i <= %(due)s THEN 'pending' WHEN i <= %(due)s + %(expired)s THEN 'in_flight' ELSE 'pending' END,
+    CASE WHEN i <= %(due)s THEN 0 ELSE 1 END, 0,
+    CASE WHEN i <= %(due)s THEN now() - interval '1 minute'
+         WHEN i <= %(due)s + %(expired)s THEN NULL ELSE now() + interval '20 minutes' END,
+    CASE WHEN i > %(due)s AND i <= %(due)s + %(expired)s THEN now() - interval '1 minute' END,
+    '', now() - interval '10 minutes'
+FROM generate_series(1, %(due)s + %(expired)s + %(waiting)s) AS i,
+    (SELECT array_agg(id ORDER BY id) AS ids FROM outbound_outboundwebhook) AS w;
+INSERT INTO inbound_inboundrequest (webhook_id, workspace_id, public_id, received_at, api_key_prefix,
+    status_code, response, content_type, body, body_size, body_truncated, missing_paths,
+    unmapped_keys, warnings)
+SELECT w.id, w.workspace_id, w.public_id,
+    now() - interval '90 days' * (1 - i::float / %(requests)s), 'le_bench',
+    CASE WHEN i % 50 = 0 THEN 422 ELSE 201 END, '{"status":"created"}'::jsonb, 'application/json',
+    repeat('{"email":"ada@example.com","first_name":"Ada"}', 20), 980, false, '[]', '[]', '[]'
+FROM generate_series(1, %(requests)s) AS i
+JOIN (SELECT id, workspace_id, public_id, row_number() OVER (ORDER BY id) - 1 AS n
+      FROM inbound_inboundwebhook) AS w ON w.n = i %% %(inbound_webhooks)s;
+ANALYZE;
+"""
+
+
+def seed(*, deliveries, requests):
+    """Fixtures through the ORM (workspaces, webhooks, an operator), rows through SQL."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from leadengine.models import Workspace
+    from webhooks.inbound.models import InboundWebhook
+    from webhooks.outbound.models import OutboundWebhook
+
+    Workspace.objects.filter(slug__startswith="p11-").delete()
+    for index in range(2):
+        workspace = Workspace.objects.create(name=f"P11 {index}", slug=f"p11-{index}")
+        for number in range(WEBHOOKS // 2):
+            OutboundWebhook.objects.create(
+                workspace=workspace, name=f"Hook {number}", url=f"https://example.com/{index}/{number}"
+            )
+        for number in range(INBOUND_WEBHOOKS // 2):
+            InboundWebhook.objects.create(workspace=workspace, name=f"Form {number}")
+    get_user_model().objects.filter(username="p11").delete()
+    get_user_model().objects.create_superuser("p11", "p11@example.com", "p11")
+    sql = SEED_SQL.replace("%%", "%")
+    for name, value in {
+        "deliveries": deliveries,
+        "requests": requests,
+        "due": DUE_PENDING,
+        "expired": EXPIRED_IN_FLIGHT,
+        "waiting": WAITING_RETRIES,
+        "inbound_webhooks": INBOUND_WEBHOOKS,
+    }.items():
+        sql = sql.replace(f"%({name})s", str(value))
+    with connection.cursor() as cursor:
+        for statement in sql.split(";\n"):
+            if statement.strip():
+                cursor.execute(statement)
+
+
+def timed(function, rounds):
+    function()  # warm-up: imports, prepared plans, the buffer cache
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def measurements():
+    """name -> a callable doing one of the things an operator or the sender does."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.test import Client
+    from django.urls import reverse
+
+    from webhooks.outbound import dispatch, selectors, services
+    from webhooks.outbound.models import OutboundWebhook
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="p11"))
+    webhook = OutboundWebhook.objects.order_by("pk").first()
+
+    def get(url):
+        def fetch():
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+
+        return fetch
+
+    def rolled_back(function):
+        def run():
+            with transaction.atomic():
+                function()
+                transaction.set_rollback(True)
+
+        return run
+
+    return {
+        "settings_webhooks_page": get(reverse("admin:webhooks_settings") + "?kind=send"),
+        "admin_delivery_list": get(reverse("admin:outbound_delivery_changelist")),
+        "webhook_page": get(reverse("admin:outbound_outboundwebhook_change", args=[webhook.pk])),
+        "request_log": get(reverse("admin:inbound_inboundrequest_changelist")),
+        "disable_failing": rolled_back(services.webhooks_disable_failing),
+        "sweeper_due_query": lambda: selectors.deliveries_due_count(limit=512),
+        "claim": rolled_back(lambda: dispatch.deliveries_claim(limit=100)),
+    }
+
+
+def explain():
+    """EXPLAIN (ANALYZE) of the key queries, as docs/benchmarks.md shows them."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from webhooks import selectors as page_selectors
+    from webhooks.outbound import dispatch, selectors, services
+    from webhooks.outbound.models import Delivery
+
+    user = get_user_model().objects.get(username="p11")
+    jobs = {
+        "sweeper due query": lambda: selectors.deliveries_due_count(limit=512),
+        "claim": lambda: dispatch.deliveries_claim(limit=100),
+        "disable failing": services.webhooks_disable_failing,
+        "health (Settings ▸ Webhooks)": lambda: list(page_selectors.outbound_webhooks_with_health(user=user)),
+        "delivery list page": lambda: list(Delivery.objects.select_related("webhook")[:100]),
+    }
+    for name, job in jobs.items():
+        with transaction_rolled_back(), CaptureQueriesContext(connection) as captured:
+            job()
+        slowest = max(captured.captured_queries, key=lambda query: float(query["time"]))
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + slowest["sql"])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        print(f"## {name} (slowest statement, {float(slowest['time']) * 1000:.1f} ms)\n{plan}\n")
+
+
+def transaction_rolled_back():
+    from contextlib import contextmanager
+
+    from django.db import transaction
+
+    @contextmanager
+    def block():
+        with transaction.atomic():
+            yield
+            transaction.set_rollback(True)
+
+    return block()
+
+
+def child(args):
+    """Runs in a process pointed at one database (BENCH_DATABASE_URL)."""
+    import le  # noqa: F401  (sets Django up on the bench configuration)
+    from django.core.management import call_command
+
+    from webhooks.outbound.models import Delivery, DeliveryAttempt
+
+    call_command("migrate", verbosity=0)
+    wanted = int(args.deliveries)
+    if args.reseed or not Delivery.objects.filter(event_id=f"evt_{wanted}").exists():
+        started = time.perf_counter()
+        seed(deliveries=wanted, requests=int(args.requests))
+        print(f"# seeded {wanted} deliveries in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    if args.explain:
+        explain()
+        return
+    from webhooks.inbound.models import InboundRequest
+
+    sizes = {
+        "deliveries": Delivery.objects.count(),
+        "attempts": DeliveryAttempt.objects.count(),
+        "inbound_requests": InboundRequest.objects.count(),
+    }
+    figures = {name: round(timed(job, args.rounds), 2) for name, job in measurements().items()}
+    print(json.dumps({"sizes": sizes, "ms": figures}))
+
+
+def run_child(database, deliveries, requests, args, explain=False):
+    env = {
+        **os.environ,
+        "BENCH_DATABASE_URL": database_url(database),
+        "DJANGO_ALLOWED_HOSTS": "testserver,localhost",
+    }
+    command = [PYTHON, __file__, "--child", "--deliveries", str(deliveries), "--requests", str(requests)]
+    command += ["--rounds", str(args.rounds)] + (["--reseed"] if args.reseed else [])
+    command += ["--explain"] if explain else []
+    output = subprocess.run(command, env=env, cwd=BENCH_DIR, check=True, capture_output=True, text=True)
+    sys.stderr.write(output.stderr)
+    return output.stdout if explain else json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="1 = 1 M deliveries, 2 M attempts, 0.5 M requests"
+    )
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the key queries")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--deliveries", help=argparse.SUPPRESS)
+    parser.add_argument("--requests", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    deliveries, requests = int(1_000_000 * args.scale), int(500_000 * args.scale)
+    for name in (BIG, SMALL):
+        ensure_database(name)
+    if args.explain:
+        print(run_child(BIG, deliveries, requests, args, explain=True))
+        return None
+    print(
+        f"# P11 scale · {deliveries} deliveries, {2 * deliveries} attempts, {requests} requests · {machine()}"
+    )
+    small = run_child(SMALL, 1000, 500, args)
+    big = run_child(BIG, deliveries, requests, args)
+    print_json_line(what="near_empty", **small["sizes"], ms=small["ms"])
+    print_json_line(what="big", **big["sizes"], ms=big["ms"])
+    ratios = {name: round(ratio(big["ms"][name], small["ms"][name]), 2) for name in big["ms"]}
+    print_json_line(what="P11 ratios", goal=f"<= {GOAL}", worst=max(ratios.values()), **ratios)
+    return None
+
+
+if __name__ == "__main__":
+    main()
