@@ -138,6 +138,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+if DATABASE_IS_POSTGRES:
+    # No JIT: the health pages' correlated subqueries are cheap index lookups that the planner
+    # costs high, and compiling them took 0.8 s of a 0.87 s query on a big database
+    # (docs/benchmarks.md, P11). JIT pays off for long analytics, which this app doesn't run.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, throttles) ---------------------------------------------------

@@ -22,8 +22,8 @@ from webhooks.retention import logs_prune
 pytestmark = pytest.mark.django_db
 
 DAY = timedelta(days=1)
-# One per batch: the attempts of a batch's deliveries go in one statement (Django then deletes
-# the deliveries themselves 100 ids per statement, inside the same transaction).
+# One per batch: a batch's attempts go in one statement (Django then deletes the deliveries
+# themselves 100 ids per statement, inside the same transaction).
 BATCH_DELETE = re.compile(r'^DELETE FROM "outbound_deliveryattempt"', re.IGNORECASE)
 
 

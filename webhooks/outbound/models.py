@@ -128,15 +128,12 @@ class OutboundWebhookQuerySet(models.QuerySet):
         # Attempts, not deliveries, are what the endpoint answered: four 500s on one delivery
         # are four failures, and the last thing that happened is the last attempt.
         attempts = DeliveryAttempt.objects.filter(delivery__webhook=models.OuterRef("pk"), in_progress=False)
-        latest_attempt = attempts.filter(
-            _delivery_active_since(now - LAST_ATTEMPT_WINDOW), started_at__gte=now - LAST_ATTEMPT_WINDOW
-        ).order_by("-started_at", "-id")
         recent_attempts = attempts.filter(
-            _delivery_active_since(since), started_at__gte=since, delivery__is_test=False
+            attempt_delivery_active_since(since), started_at__gte=since, delivery__is_test=False
         )
         return self.annotate(
-            last_attempt_at=models.Subquery(latest_attempt.values("started_at")[:1]),
-            last_attempt_code=models.Subquery(latest_attempt.values("status_code")[:1]),
+            last_attempt_at=_latest_attempt(attempts, now, "started_at"),
+            last_attempt_code=_latest_attempt(attempts, now, "status_code"),
             attempts_24h=_attempt_count(recent_attempts),
             failed_attempts_24h=_attempt_count(recent_attempts.exclude(ATTEMPT_SUCCEEDED)),
             last_delivery_id=models.Subquery(latest.values("pk")[:1]),
@@ -157,7 +154,22 @@ class OutboundWebhookQuerySet(models.QuerySet):
         )
 
 
-def _delivery_active_since(since):
+def _latest_attempt(attempts, now, field):
+    """`field` of the newest attempt in the last hour, else day, else week: a busy endpoint's
+    answer is found among a few recent deliveries, and COALESCE only looks further back
+    when the nearer window is empty."""
+    windows = [
+        models.Subquery(
+            attempts.filter(attempt_delivery_active_since(now - window), started_at__gte=now - window)
+            .order_by("-started_at", "-id")
+            .values(field)[:1]
+        )
+        for window in (timedelta(hours=1), HEALTH_WINDOW, LAST_ATTEMPT_WINDOW)
+    ]
+    return Coalesce(*windows)
+
+
+def attempt_delivery_active_since(since):
     """Attempts started since `since` belong to deliveries still unfinished or finished since
     then (a delivery completes after its last attempt starts). Said on the delivery, this
     lets its indexes skip the attempts of every older delivery."""
