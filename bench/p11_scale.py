@@ -10,7 +10,7 @@ log, `webhooks_disable_failing()`, the sweeper's due query and a claim (rolled b
 round claims the same rows). Medians of `--rounds`. Ratios printed LAST: big / one day (same
 recent traffic, 90× the history) and big / near-empty (goal ≤ 2×).
 
-    .venv/bin/python bench/p11_scale.py [--scale 1] [--rounds 15] [--reseed] [--explain]
+    .venv/bin/python bench/p11_scale.py [--scale 1] [--rounds 7] [--passes 3] [--reseed] [--explain]
 """
 
 import argparse
@@ -240,7 +240,7 @@ def child(args):
     print(json.dumps({"sizes": sizes, "ms": figures}))
 
 
-def run_child(database, deliveries, requests, args, *, days=DAYS, explain=False):
+def run_child(database, deliveries, requests, args, *, days=DAYS, reseed=False, explain=False):
     env = {
         **os.environ,
         "BENCH_DATABASE_URL": database_url(database),
@@ -248,7 +248,7 @@ def run_child(database, deliveries, requests, args, *, days=DAYS, explain=False)
     }
     command = [PYTHON, __file__, "--child", "--deliveries", str(deliveries), "--requests", str(requests)]
     command += ["--days", str(days)]
-    command += ["--rounds", str(args.rounds)] + (["--reseed"] if args.reseed else [])
+    command += ["--rounds", str(args.rounds)] + (["--reseed"] if reseed else [])
     command += ["--explain"] if explain else []
     output = subprocess.run(command, env=env, cwd=BENCH_DIR, check=True, capture_output=True, text=True)
     sys.stderr.write(output.stderr)
@@ -260,7 +260,8 @@ def main():
     parser.add_argument(
         "--scale", type=float, default=1.0, help="1 = 1 M deliveries, 2 M attempts, 0.5 M requests"
     )
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=7, help="timed repeats per pass")
+    parser.add_argument("--passes", type=int, default=3, help="interleaved passes over the databases")
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the key queries")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -279,10 +280,26 @@ def main():
     print(
         f"# P11 scale · {deliveries} deliveries, {2 * deliveries} attempts, {requests} requests · {machine()}"
     )
-    small = run_child(SMALL, 1000, 500, args)
-    # The big database's last day of traffic and no history: what retention changes.
-    day = run_child(DAY, deliveries // DAYS, requests // DAYS, args, days=1)
-    big = run_child(BIG, deliveries, requests, args)
+    # Interleaved passes, medians across them: the machine's load drifts over a run, and one
+    # database measured early and another late would compare the load, not the tables.
+    configs = {
+        "small": (SMALL, 1000, 500, DAYS),
+        # The big database's last day of traffic and no history: what retention changes.
+        "day": (DAY, deliveries // DAYS, requests // DAYS, 1),
+        "big": (BIG, deliveries, requests, DAYS),
+    }
+    passes = {name: [] for name in configs}
+    for index in range(args.passes):
+        for name, (database, count, request_count, days) in configs.items():
+            reseed = args.reseed and index == 0
+            passes[name].append(run_child(database, count, request_count, args, days=days, reseed=reseed))
+    small, day, big = (
+        {
+            "sizes": runs[0]["sizes"],
+            "ms": {job: round(statistics.median(run["ms"][job] for run in runs), 2) for job in runs[0]["ms"]},
+        }
+        for runs in passes.values()
+    )
     print_json_line(what="near_empty", **small["sizes"], ms=small["ms"])
     print_json_line(what="one_day_of_traffic", **day["sizes"], ms=day["ms"])
     print_json_line(what="big", **big["sizes"], ms=big["ms"])
