@@ -144,6 +144,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+if DATABASE_IS_POSTGRES:
+    # No JIT: the health pages' correlated subqueries are cheap index lookups that the planner
+    # costs high, and compiling them took 0.8 s of a 0.87 s query on a big database
+    # (docs/benchmarks.md, P11). JIT pays off for long analytics, which this app doesn't run.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, throttles) ---------------------------------------------------
@@ -248,6 +253,27 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LeadEngine <leadengine@localhost>")
 # Where links in emails point: the admin's public address.
 SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
+
+# --- Retention (webhooks/retention.py) --------------------------------------------------
+# How long logs are kept, in days; pruned hourly in batches of RETENTION_BATCH_SIZE rows,
+# each its own short transaction. A delivery still pending or in flight is never pruned.
+RETENTION_SUCCEEDED_DELIVERY_DAYS = env_int("RETENTION_SUCCEEDED_DELIVERY_DAYS", 30, minimum=1)
+RETENTION_FAILED_DELIVERY_DAYS = env_int("RETENTION_FAILED_DELIVERY_DAYS", 90, minimum=1)
+RETENTION_INBOUND_BODY_DAYS = env_int("RETENTION_INBOUND_BODY_DAYS", 14, minimum=1)
+RETENTION_INBOUND_REQUEST_DAYS = env_int("RETENTION_INBOUND_REQUEST_DAYS", 90, minimum=1)
+# A captured sample is what an operator maps from: one per webhook, so it never grows, but it
+# holds a real person's data. 0 keeps it until the next capture.
+RETENTION_INBOUND_SAMPLE_DAYS = env_int("RETENTION_INBOUND_SAMPLE_DAYS", 90, minimum=0)
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 5000, minimum=1)
+if RETENTION_INBOUND_BODY_DAYS > RETENTION_INBOUND_REQUEST_DAYS:
+    raise ImproperlyConfigured(
+        "RETENTION_INBOUND_BODY_DAYS: must not exceed RETENTION_INBOUND_REQUEST_DAYS "
+        f"({RETENTION_INBOUND_BODY_DAYS} > {RETENTION_INBOUND_REQUEST_DAYS})"
+    )
+CELERY_BEAT_SCHEDULE["webhooks-prune-old-logs"] = {
+    "task": "webhooks.prune_old_logs",
+    "schedule": 3600.0,
+}
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -5,7 +5,7 @@ from django.utils import timezone
 from leadengine.models import ApiKey, IdempotencyRecord, Membership, Workspace
 from leads.models import Campaign, CustomField, Lead, List, Message
 from webhooks.inbound.models import FieldMapping, InboundRequest, InboundWebhook
-from webhooks.outbound.models import Delivery, OutboundWebhook, WebhookNotice
+from webhooks.outbound.models import Delivery, DeliveryAttempt, OutboundWebhook, WebhookNotice
 
 USER_PASSWORD = "correct horse battery staple"
 
@@ -136,6 +136,17 @@ class WebhookNoticeFactory(factory.django.DjangoModelFactory):
     webhook = factory.SubFactory(OutboundWebhookFactory)
     kind = WebhookNotice.Kind.DISABLED
     reason = "Disabled automatically: every delivery failed for 5 days."
+
+
+class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeliveryAttempt
+
+    delivery = factory.SubFactory(DeliveryFactory)
+    number = 1
+    started_at = factory.LazyFunction(timezone.now)
+    request_url = "http://127.0.0.1:9/"
+    status_code = 200
 
 
 class InboundWebhookFactory(factory.django.DjangoModelFactory):

@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from leadengine.models import Workspace
 from webhooks.inbound.models import InboundRequest, InboundWebhook
-from webhooks.outbound.models import ATTEMPT_SUCCEEDED, HEALTH_WINDOW, DeliveryAttempt, OutboundWebhook
+from webhooks.outbound.models import (
+    ATTEMPT_SUCCEEDED,
+    HEALTH_WINDOW,
+    DeliveryAttempt,
+    OutboundWebhook,
+    attempt_delivery_active_since,
+)
 
 WEEK = timedelta(days=7)
 CHART_ATTEMPTS = 40
@@ -69,10 +75,13 @@ def endpoint_health(webhook, *, now=None):
     """The trigger page's health panel, like Svix's: the share of attempts the endpoint
     answered with a 2xx over 24 h and 7 d (real deliveries; a Send Test is a probe), and its
     latest attempts, test or not, for the latency / outcome chart. Two queries, both bounded
-    by the week (index attempt_delivery_started)."""
+    by the week (on the deliveries' side too: `attempt_delivery_active_since`)."""
     now = now or timezone.now()
     week = DeliveryAttempt.objects.filter(
-        delivery__webhook=webhook, in_progress=False, started_at__gte=now - WEEK
+        attempt_delivery_active_since(now - WEEK),
+        delivery__webhook=webhook,
+        in_progress=False,
+        started_at__gte=now - WEEK,
     )
     day = Q(started_at__gte=now - HEALTH_WINDOW)
     figures = week.filter(delivery__is_test=False).aggregate(
@@ -81,7 +90,7 @@ def endpoint_health(webhook, *, now=None):
         total_24h=Count("pk", filter=day),
         ok_24h=Count("pk", filter=day & ATTEMPT_SUCCEEDED),
     )
-    latest = list(week.select_related("delivery").order_by("-started_at", "-id")[:CHART_ATTEMPTS])
+    latest = _latest_attempts(webhook, now)
     return {
         "rate_24h": success_rate(figures["ok_24h"], figures["total_24h"]),
         "rate_7d": success_rate(figures["ok_7d"], figures["total_7d"]),
@@ -90,6 +99,22 @@ def endpoint_health(webhook, *, now=None):
         "last_attempt": latest[0] if latest else None,
         "attempts": latest[::-1],  # oldest first, as the chart reads left to right
     }
+
+
+def _latest_attempts(webhook, now):
+    """The chart's attempts, newest first: a busy endpoint's last hour holds them all, so the
+    day and then the week are read only when the nearer window has too few."""
+    for window in (timedelta(hours=1), HEALTH_WINDOW, WEEK):
+        attempts = DeliveryAttempt.objects.filter(
+            attempt_delivery_active_since(now - window),
+            delivery__webhook=webhook,
+            in_progress=False,
+            started_at__gte=now - window,
+        )
+        latest = list(attempts.select_related("delivery").order_by("-started_at", "-id")[:CHART_ATTEMPTS])
+        if len(latest) == CHART_ATTEMPTS:
+            break
+    return latest
 
 
 def success_rate(ok, total):

@@ -12,9 +12,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from leadengine.admin_paging import CappedCountPaginator
 from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm
 from leads.models import LeadStatus
 from webhooks import selectors
+from webhooks.retention import delivery_log_retention_text
 
 from . import services
 from .models import Delivery, OutboundWebhook, deliveries_failed_recently, destination_warning
@@ -163,9 +165,10 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
             return format_html('<span class="le-badge le-red">Disabled</span>')
         if obj.last_delivery_at is None:
             return "No deliveries yet"
-        last = (
-            f"Last attempt {timesince(obj.last_attempt_at)} ago" if obj.last_attempt_at else "Not tried yet"
-        )
+        if obj.last_attempt_at:
+            last = f"Last attempt {timesince(obj.last_attempt_at)} ago"
+        else:
+            last = "No attempt in 7 days" if obj.last_delivery_attempt_count else "Not tried yet"
         return format_html(
             "{} · attempts: {} of {} failed · deliveries: {} failed in 24 h",
             last,
@@ -296,7 +299,10 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
     list_filter = ["status", "webhook", FailedRecentlyFilter, "is_test"]
     list_select_related = ["webhook", "webhook__workspace"]
     search_fields = ["event_id", "webhook__name"]
-    date_hierarchy = "created_at"
+    # A log of millions of rows: no full count (twice) per page view, no date drill-down that
+    # sorts every row for its year/month links (docs/benchmarks.md, P11).
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     actions = ["redeliver", "redeliver_failed_since"]
     fields = [
         "webhook",
@@ -322,6 +328,10 @@ class DeliveryAdmin(WorkspaceScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # the log is read-only; redelivery is an action
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"subtitle": delivery_log_retention_text(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
 
     def get_urls(self):
         return [

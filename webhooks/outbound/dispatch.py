@@ -134,14 +134,17 @@ def deliveries_claim(*, limit, ids=None):
     selected = _fair_selection(candidates, room, limit)
     if not selected:
         return Claim(token=None)
-    rows = Delivery.objects.filter(pk__in=selected)
+    # Locked first, in id order (two claims lock in the same order), then updated by id: as a
+    # subquery of the UPDATE, PostgreSQL re-ran the locking scan once per due row.
+    rows = Delivery.objects.filter(pk__in=selected).order_by("pk")
     if connection.features.has_select_for_update_skip_locked:
         rows = rows.select_for_update(skip_locked=True)
+    locked = list(rows.values_list("pk", flat=True))
     token = uuid.uuid4()
     # The claim counts the attempt (given back in _plan for a delivery that is not sent).
     claimed = (
         Delivery.objects.claimable(now)
-        .filter(pk__in=rows.values("pk"))
+        .filter(pk__in=locked)
         .update(
             status=Delivery.Status.IN_FLIGHT,
             claim_token=token,

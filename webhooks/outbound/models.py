@@ -31,6 +31,8 @@ BREAKER_FIRST_PAUSE = timedelta(seconds=15)
 BREAKER_MAX_PAUSE = timedelta(minutes=10)
 # "Failed in the last 24 h" and "sent in the last 24 h", on every screen that shows health.
 HEALTH_WINDOW = timedelta(hours=24)
+# How far back "last attempt" looks (the trigger page's health panel shows the same week).
+LAST_ATTEMPT_WINDOW = timedelta(days=7)
 
 
 UNRESOLVED_HOST_WARNING = (
@@ -111,10 +113,13 @@ class OutboundWebhookQuerySet(models.QuerySet):
           failures are always among them and the failure rate never passes 100 %;
         - `retrying`: deliveries waiting for a retry after a failed attempt;
         - `attempts_24h`, `failed_attempts_24h`: real attempts (what the endpoint answered)
-          started in the window; `last_attempt_*`: the newest finished attempt, test or not.
+          started in the window; `last_attempt_*`: the newest finished attempt, test or not,
+          of the last week (as the trigger page's health panel).
 
         Correlated subqueries, not JOIN + GROUP BY: a page costs the same for 3 webhooks or
-        3,000, and two counts never multiply each other's rows.
+        3,000, and two counts never multiply each other's rows. Each one is bounded by time
+        and answered from an index of `Delivery` (docs/benchmarks.md, P11), so a page costs
+        the same with a million deliveries as with a thousand.
         """
         deliveries = Delivery.objects.filter(webhook=models.OuterRef("pk"))
         latest = deliveries.order_by("-created_at", "-id")
@@ -123,11 +128,12 @@ class OutboundWebhookQuerySet(models.QuerySet):
         # Attempts, not deliveries, are what the endpoint answered: four 500s on one delivery
         # are four failures, and the last thing that happened is the last attempt.
         attempts = DeliveryAttempt.objects.filter(delivery__webhook=models.OuterRef("pk"), in_progress=False)
-        latest_attempt = attempts.order_by("-started_at", "-id")
-        recent_attempts = attempts.filter(started_at__gte=since, delivery__is_test=False)
+        recent_attempts = attempts.filter(
+            attempt_delivery_active_since(since), started_at__gte=since, delivery__is_test=False
+        )
         return self.annotate(
-            last_attempt_at=models.Subquery(latest_attempt.values("started_at")[:1]),
-            last_attempt_code=models.Subquery(latest_attempt.values("status_code")[:1]),
+            last_attempt_at=_latest_attempt(attempts, now, "started_at"),
+            last_attempt_code=_latest_attempt(attempts, now, "status_code"),
             attempts_24h=_attempt_count(recent_attempts),
             failed_attempts_24h=_attempt_count(recent_attempts.exclude(ATTEMPT_SUCCEEDED)),
             last_delivery_id=models.Subquery(latest.values("pk")[:1]),
@@ -137,12 +143,39 @@ class OutboundWebhookQuerySet(models.QuerySet):
             last_delivery_budget_start=models.Subquery(latest.values("budget_start")[:1]),
             last_delivery_at=models.Subquery(latest.values("created_at")[:1]),
             last_delivery_is_test=models.Subquery(latest.values("is_test")[:1]),
-            deliveries_24h=_subquery_count(
-                real.filter(models.Q(created_at__gte=since) | models.Q(completed_at__gte=since))
+            # Created in the window, plus created before it and finished in it: two index
+            # ranges instead of an OR that reads every delivery of the webhook.
+            deliveries_24h=_subquery_count(real.filter(created_at__gte=since))
+            + _subquery_count(
+                real.filter(status__in=Delivery.FINISHED, completed_at__gte=since, created_at__lt=since)
             ),
             failed_24h=_subquery_count(deliveries_failed_recently(deliveries, now)),
             retrying=_subquery_count(deliveries.filter(status=Delivery.Status.PENDING, attempt_count__gt=0)),
         )
+
+
+def _latest_attempt(attempts, now, field):
+    """`field` of the newest attempt in the last hour, else day, else week: a busy endpoint's
+    answer is found among a few recent deliveries, and COALESCE only looks further back
+    when the nearer window is empty."""
+    windows = [
+        models.Subquery(
+            attempts.filter(attempt_delivery_active_since(now - window), started_at__gte=now - window)
+            .order_by("-started_at", "-id")
+            .values(field)[:1]
+        )
+        for window in (timedelta(hours=1), HEALTH_WINDOW, LAST_ATTEMPT_WINDOW)
+    ]
+    return Coalesce(*windows)
+
+
+def attempt_delivery_active_since(since):
+    """Attempts started since `since` belong to deliveries still unfinished or finished since
+    then (a delivery completes after its last attempt starts). Said on the delivery, this
+    lets its indexes skip the attempts of every older delivery."""
+    return models.Q(delivery__status__in=Delivery.UNFINISHED) | models.Q(
+        delivery__status__in=Delivery.FINISHED, delivery__completed_at__gte=since
+    )
 
 
 class OutboundWebhook(models.Model):
@@ -251,8 +284,19 @@ class OutboundWebhook(models.Model):
 
 
 class DeliveryQuerySet(models.QuerySet):
+    def due(self, now):
+        """Pending deliveries whose next attempt is due (index: status, next_attempt_at)."""
+        return self.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+
+    def lease_expired(self, now):
+        """In-flight deliveries whose claim expired: the worker died (index: status, claimed_until)."""
+        return self.filter(status=Delivery.Status.IN_FLIGHT, claimed_until__lt=now)
+
     def claimable(self, now):
-        """Due pending deliveries, and in-flight ones whose claim expired (worker died)."""
+        """Due pending deliveries, and in-flight ones whose claim expired (worker died).
+
+        The two halves are separate index ranges; callers that only count or list them read
+        each half on its own (`selectors.deliveries_due_count`) rather than this OR."""
         return self.filter(
             models.Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
             | models.Q(status=Delivery.Status.IN_FLIGHT, claimed_until__lt=now)
@@ -267,6 +311,9 @@ class Delivery(models.Model):
         IN_FLIGHT = "in_flight", "In flight"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+    UNFINISHED = (Status.PENDING, Status.IN_FLIGHT)
 
     webhook = models.ForeignKey(OutboundWebhook, on_delete=models.CASCADE, related_name="deliveries")
     # The event's id, sent as the Standard Webhooks `webhook-id` on every retry and redelivery.
@@ -297,7 +344,11 @@ class Delivery(models.Model):
             models.Index(fields=["status", "claimed_until"]),
             models.Index(fields=["claim_token"]),
             models.Index(fields=["webhook", "-created_at"]),
-            models.Index(fields=["webhook", "status"]),
+            # Health and auto-disable: one webhook's deliveries of one status, by time.
+            models.Index(fields=["webhook", "status", "created_at"], name="delivery_hook_status_created"),
+            models.Index(fields=["webhook", "status", "completed_at"], name="delivery_hook_status_done"),
+            # Retention: finished deliveries of one status, oldest first.
+            models.Index(fields=["status", "completed_at"], name="delivery_status_completed"),
             models.Index(fields=["webhook", "lead", "status"]),
         ]
         constraints = [
@@ -327,7 +378,7 @@ class Delivery(models.Model):
 
     @property
     def is_finished(self):
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+        return self.status in self.FINISHED
 
     def apply_result(self, result, now):
         """Move on after an attempt (the retry schedule); returns a reason to disable the

@@ -6,10 +6,11 @@ sender is `sender.py`.
 
 import enum
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .dispatch import attempt_row, webhook_deactivate
@@ -21,6 +22,7 @@ from .payload import payload_serialize, sample_payload_build
 from .signing import secret_generate
 
 AUTO_DISABLE_AFTER = timedelta(days=5)
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # "no success yet": before any delivery
 
 
 class Redelivery(enum.StrEnum):
@@ -123,30 +125,33 @@ def deliveries_redeliver_failed_since(*, queryset, since):
 
 
 def webhooks_disable_failing(*, now=None):
-    """Disable webhooks whose real deliveries have all failed for AUTO_DISABLE_AFTER."""
+    """Disable webhooks whose real deliveries have all failed for AUTO_DISABLE_AFTER.
+
+    Per active webhook, two index lookups instead of an aggregate over every delivery: its
+    latest success (`delivery_webhook_status_done`, read backwards) and its first failure
+    created after that success (`delivery_webhook_status_created`, read forwards)."""
     now = now or timezone.now()
     cutoff = now - AUTO_DISABLE_AFTER
-    real = Q(deliveries__is_test=False)
-    candidates = OutboundWebhook.objects.filter(is_active=True).annotate(
-        last_success=Max(
-            "deliveries__completed_at", filter=real & Q(deliveries__status=Delivery.Status.SUCCEEDED)
-        ),
-        first_failure=Min(
-            "deliveries__created_at", filter=real & Q(deliveries__status=Delivery.Status.FAILED)
-        ),
+    real = Delivery.objects.filter(webhook=OuterRef("pk"), is_test=False)
+    last_success = real.filter(status=Delivery.Status.SUCCEEDED, completed_at__isnull=False).order_by(
+        "-completed_at"
+    )
+    first_failure = real.filter(
+        status=Delivery.Status.FAILED, created_at__gt=Coalesce(OuterRef("last_success"), Value(NEVER))
+    ).order_by("created_at")
+    failing = (
+        OutboundWebhook.objects.filter(is_active=True)
+        .annotate(last_success=Subquery(last_success.values("completed_at")[:1]))
+        .annotate(first_failure=Subquery(first_failure.values("created_at")[:1]))
+        .filter(first_failure__lte=cutoff)
     )
     disabled = []
-    for webhook in candidates.filter(first_failure__lte=cutoff):
-        failures_since_success = webhook.deliveries.filter(is_test=False, status=Delivery.Status.FAILED)
-        if webhook.last_success:
-            failures_since_success = failures_since_success.filter(created_at__gt=webhook.last_success)
-        first = failures_since_success.aggregate(first=Min("created_at"))["first"]
-        if first and first <= cutoff and (not webhook.last_success or webhook.last_success < first):
-            reason = (
-                f"Disabled automatically on {now:%Y-%m-%d %H:%M} UTC: every delivery since "
-                f"{first:%Y-%m-%d %H:%M} UTC failed (5 days)."
-            )
-            webhook_deactivate(webhook=webhook, reason=reason)
-            webhook_stopped_notify(webhook_id=webhook.pk, kind=WebhookNotice.Kind.DISABLED, reason=reason)
-            disabled.append(webhook.pk)
+    for webhook in failing:
+        reason = (
+            f"Disabled automatically on {now:%Y-%m-%d %H:%M} UTC: every delivery since "
+            f"{webhook.first_failure:%Y-%m-%d %H:%M} UTC failed (5 days)."
+        )
+        webhook_deactivate(webhook=webhook, reason=reason)
+        webhook_stopped_notify(webhook_id=webhook.pk, kind=WebhookNotice.Kind.DISABLED, reason=reason)
+        disabled.append(webhook.pk)
     return disabled
