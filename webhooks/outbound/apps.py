@@ -7,10 +7,10 @@ class OutboundConfig(AppConfig):
     verbose_name = "Send Data (outbound webhooks)"
 
     def ready(self):
-        from leads.events import lead_status_changed
+        from leads.events import lead_statuses_changed
 
         from . import signals
 
-        lead_status_changed.connect(
-            signals.on_lead_status_changed, dispatch_uid="outbound.lead_status_changed"
+        lead_statuses_changed.connect(
+            signals.on_lead_statuses_changed, dispatch_uid="outbound.lead_statuses_changed"
         )

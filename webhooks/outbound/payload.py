@@ -30,16 +30,40 @@ def _has_value(value):
     return value not in (None, "", [], {})
 
 
-def lead_for_payload(lead_id):
-    """The lead with everything the payload and the webhook filters read (4 queries)."""
+def leads_for_payload(lead_ids):
+    """The leads with everything the payload and the webhook filters read, by id: 4 queries
+    for any number of leads (the lead rows with their workspace, then campaigns, lists and
+    message threads prefetched)."""
     messages = Prefetch(
         "messages", queryset=Message.objects.select_related("campaign").order_by("date", "id")
     )
-    return (
+    leads = (
         Lead.objects.select_related("workspace")
         .prefetch_related("campaigns", "lists", messages)
-        .get(pk=lead_id)
+        .filter(pk__in=list(lead_ids))
     )
+    return {lead.pk: lead for lead in leads}
+
+
+def lead_for_payload(lead_id):
+    """One lead as `leads_for_payload` loads it (4 queries)."""
+    try:
+        return leads_for_payload([lead_id])[lead_id]
+    except KeyError:
+        raise Lead.DoesNotExist(f"No lead {lead_id}.") from None
+
+
+def custom_field_keys_by_workspace(workspace_ids):
+    """Each workspace's custom field keys, in payload order (one query)."""
+    keys = {workspace_id: [] for workspace_id in workspace_ids}
+    rows = (
+        CustomField.objects.filter(workspace_id__in=list(keys))
+        .order_by("key")
+        .values_list("workspace_id", "key")
+    )
+    for workspace_id, key in rows:
+        keys[workspace_id].append(key)
+    return keys
 
 
 def _campaign_name(lead, event_campaign, messages):
@@ -100,14 +124,12 @@ def custom_fields_entries(lead, custom_field_keys):
     return entries
 
 
-def lead_status_payload_build(*, event, lead):
-    """The payload dict for a LeadStatusChanged event; `lead` comes from lead_for_payload()."""
+def lead_status_payload_build(*, event, lead, custom_field_keys=None):
+    """The payload dict for a LeadStatusChanged event; `lead` comes from leads_for_payload(),
+    `custom_field_keys` from custom_field_keys_by_workspace() (loaded here when not given)."""
     messages = list(lead.messages.all())
-    custom_field_keys = list(
-        CustomField.objects.filter(workspace_id=lead.workspace_id)
-        .order_by("key")
-        .values_list("key", flat=True)
-    )
+    if custom_field_keys is None:
+        custom_field_keys = custom_field_keys_by_workspace([lead.workspace_id])[lead.workspace_id]
     payload = {
         "event_id": str(event.event_id),
         "event_type": EVENT_TYPE,
