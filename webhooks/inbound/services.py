@@ -8,9 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import DataError, IntegrityError, OperationalError, transaction
+from django.db.models import Value
 from django.utils import timezone
 
 from leads.coercion import CoercionError, coerce_custom, coerce_default
+from leads.models import CustomField
 from leads.services import (
     LeadUpsertConflict,
     LeadUpsertError,
@@ -63,8 +65,7 @@ class MappingContext:
 
     @classmethod
     def load(cls, webhook):
-        mappings = list(webhook.mappings.values_list("field", "source_path"))
-        custom_fields = webhook.custom_fields()
+        mappings, custom_fields = _mapping_definitions(webhook)
         # Rows saved before a rule existed, or whose custom field was deleted since, are
         # judged by the same rule as the admin and the API.
         row_errors = mapping_errors(
@@ -81,6 +82,29 @@ class MappingContext:
             field_types=webhook.field_types(custom_fields),
             refused_rows=refused,
         )
+
+
+def _mapping_definitions(webhook):
+    """The webhook's mapping rows (in id order) and its workspace's custom field definitions,
+    in ONE query (a UNION ALL of both tables: a round trip less on every request). A mapping
+    row has no type; a custom field row always has one."""
+    rows = (
+        webhook.mappings.order_by()
+        .values_list("id", "field", "source_path", Value(""))
+        .union(
+            CustomField.objects.filter(workspace_id=webhook.workspace_id)
+            .order_by()
+            .values_list("id", "key", Value(""), "type"),
+            all=True,
+        )
+    )
+    mappings, custom_fields = [], []
+    for row_id, key, path, custom_type in rows:
+        if custom_type:
+            custom_fields.append(CustomField(workspace_id=webhook.workspace_id, key=key, type=custom_type))
+        else:
+            mappings.append((row_id, key, path))
+    return [(key, path) for _row_id, key, path in sorted(mappings)], custom_fields
 
 
 def record_prepare(*, context, document):
@@ -261,10 +285,10 @@ def records_save(*, context, records, actor=None):
 
 def _records_save_run(context, records, pending, outcomes, attempts, actor):
     """Save `pending` records in one transaction; returns those left for the next run."""
+    if _records_save_set_based(context, records, pending, outcomes, actor):
+        return []
     webhook = context.webhook
     with transaction.atomic():
-        if _records_save_set_based(context, records, pending, outcomes, actor):
-            return []
         leads_lock(
             workspace=webhook.workspace,
             dedupe_field=webhook.dedupe_field,
@@ -282,14 +306,19 @@ def _records_save_run(context, records, pending, outcomes, attempts, actor):
 
 def _records_save_set_based(context, records, pending, outcomes, actor):
     """Save the valid `pending` records with `leads_upsert` (a constant number of statements
-    for the run), in a savepoint; True when done. On a database error (a writer outside the
-    lock order, a value the database refuses) the savepoint is rolled back and False
-    returned: the run then goes record by record, with its per-record retry and failures."""
+    for the run) in one transaction (a savepoint when the caller has one open: a single
+    post's request log shares it); True when done. On a database error (a writer outside
+    the lock order, a value the database refuses) it is rolled back and False returned: the
+    run then goes record by record, with its per-record retry and failures."""
     webhook = context.webhook
     valid = [index for index in pending if not records[index].errors]
     pairs = [(records[index].values, records[index].custom_values) for index in valid]
     if not leads_upsert_supported(dedupe_field=webhook.dedupe_field, records=pairs):
         return False
+    if not valid:
+        for index in pending:
+            outcomes[index] = (422, _failure(records[index]))
+        return True
     try:
         with transaction.atomic():
             results = leads_upsert(
