@@ -9,7 +9,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Value
 from django.utils import timezone
 
@@ -34,13 +34,14 @@ class _StatusWebhook:
 
     def accepts(self, *, lead, new_status, event_campaign):
         """The rule the admin describes: the status filter, and at least one of the lead's
-        lists / campaigns (the change's own campaign counts) when the webhook names any."""
+        lists / campaigns (the change's own campaign counts) when the webhook names any.
+        `lead` is a PayloadLead."""
         if not self.webhook.accepts_status(new_status):
             return False
-        if self.list_ids and not self.list_ids & {item.pk for item in lead.lists.all()}:
+        if self.list_ids and not self.list_ids & {item.pk for item in lead.lists}:
             return False
         if self.campaign_ids:
-            campaign_ids = {campaign.pk for campaign in lead.campaigns.all()}
+            campaign_ids = {campaign.pk for campaign in lead.campaigns}
             if event_campaign is not None:
                 campaign_ids.add(event_campaign.pk)
             if not self.campaign_ids & campaign_ids:
@@ -96,22 +97,23 @@ def deliveries_create_for_events(*, events):
     deliveries = []
     for event in events:
         lead = leads[event.lead.pk]
+        workspace_id = lead.lead.workspace_id
         matching = [
             candidate.webhook
-            for candidate in webhooks[lead.workspace_id]
+            for candidate in webhooks[workspace_id]
             if candidate.accepts(lead=lead, new_status=event.new_status, event_campaign=event.campaign)
         ]
         if not matching:
             continue
         payload = lead_status_payload_build(
-            event=event, lead=lead, custom_field_keys=custom_field_keys[lead.workspace_id]
+            event=event, lead=lead, custom_field_keys=custom_field_keys[workspace_id]
         )
         body = payload_serialize(payload)
         deliveries += [
             Delivery(
                 webhook=webhook,
                 event_id=str(event.event_id),
-                lead=lead,
+                lead=lead.lead,
                 payload=body,
                 next_attempt_at=now,
                 created_at=now,
@@ -120,9 +122,29 @@ def deliveries_create_for_events(*, events):
         ]
     if not deliveries:
         return []
-    ids = [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
+    ids = _deliveries_insert(deliveries)
     deliveries_enqueue_after_commit(ids=ids)
     return ids
+
+
+def _deliveries_insert(deliveries):
+    """INSERT the deliveries; their ids. On PostgreSQL one statement with ONE parameter per
+    column (`INSERT … SELECT * FROM unnest(arrays)`): a bulk change of 10,000 leads writes
+    10,000 rows, and `bulk_create`'s 16 placeholders a row made psycopg spend seconds
+    splitting the query text alone (profiled: `_split_query`)."""
+    if connection.vendor != "postgresql" or len(deliveries) < 100:
+        return [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
+    fields = [field for field in Delivery._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    values = [
+        [field.get_db_prep_save(field.pre_save(delivery, True), connection) for delivery in deliveries]
+        for field in fields
+    ]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) RETURNING id", values)
+        return [row[0] for row in cursor.fetchall()]
 
 
 class _Doorbell(threading.local):
