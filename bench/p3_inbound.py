@@ -231,8 +231,10 @@ def main():
         wrk(f"{base}/bench/bare", 2, args.connections)  # warm-up
         wrk(insert_url, 2, args.connections)
         wrk(f"{base}/webhooks/{webhook.public_id}", 2, args.connections, key, "warm")
+        le.tables_analyze()  # after the warm-ups' inserts
         bare = wrk(f"{base}/bench/bare", args.seconds, args.connections)
         insert = wrk(insert_url, args.seconds, args.connections)
+        le.tables_analyze()  # after the insert view's rows
         before = Lead.objects.filter(workspace=workspace).count()
         inbound = wrk(f"{base}/webhooks/{webhook.public_id}", args.seconds, args.connections, key, "p3")
         created = Lead.objects.filter(workspace=workspace).count() - before
@@ -241,14 +243,17 @@ def main():
         print_json_line(what="inbound_endpoint", leads_created=created, **inbound)
 
         url = f"{base}/webhooks/{webhook.public_id}"
+        le.tables_analyze()  # after P3's inserts, as autovacuum would
         singles = [json.dumps(record("single", index)) for index in range(args.leads)]
         single_s = post_all(url, key, singles, args.threads)
         batches = [
             json.dumps([record("batch", index) for index in range(start, min(start + 1000, args.leads))])
             for start in range(0, args.leads, 1000)
         ]
+        le.tables_analyze()
         batch_s = post_all(url, key, batches, min(args.threads, len(batches)))
         assert Lead.objects.filter(business_email__startswith="batch-").count() == args.leads
+        le.tables_analyze()
         raw_s = raw_ceiling(workspace, args.leads, min(args.threads, len(batches)))
         assert Lead.objects.filter(business_email__startswith="raw-").count() == args.leads
         print_json_line(

@@ -18,6 +18,7 @@ SCRIPTS = {
     "p2_latency.py": [],
     "p3_inbound.py": [],
     "p4_status_cost.py": [],
+    "p4b_bulk_status.py": [],
     "p6_memory.py": [],
     "p7_scale_out.py": [],
 }
@@ -26,6 +27,7 @@ QUICK = {
     "p2_latency.py": ["--seconds", "5"],
     "p3_inbound.py": ["--seconds", "3", "--leads", "2000"],
     "p4_status_cost.py": ["--calls", "200"],
+    "p4b_bulk_status.py": ["--leads", "2000", "--singles", "200"],
     "p6_memory.py": ["--n", "5000", "--warmup", "1000"],
     "p7_scale_out.py": ["--n", "2000"],
 }
