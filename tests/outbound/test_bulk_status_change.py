@@ -89,3 +89,20 @@ def test_bulk_change_uses_the_same_number_of_queries_for_2_and_40_leads(workspac
     small = queries_for_bulk_change(workspace, 2)
     large = queries_for_bulk_change(workspace, 40)
     assert small == large, (small, large)
+
+
+@pytest.mark.production_services
+def test_a_bulk_change_of_150_leads_stores_each_payload_as_a_single_change_would(workspace):
+    # 150 deliveries take PostgreSQL's one-statement unnest() insert
+    CustomFieldFactory(workspace=workspace, key="score", type="number")
+    webhook = make_webhook(workspace, "https://example.com/all")
+    leads = leads_with_threads(workspace, 150, ListFactory(workspace=workspace))
+
+    with transaction.atomic():
+        events = leads_set_status(leads=leads, status=LeadStatus.WRONG_CONTACT)
+
+    stored = {d.lead_id: bytes(d.payload) for d in Delivery.objects.filter(webhook=webhook)}
+    assert len(stored) == len(events) == 150
+    for event in events:
+        single = lead_status_payload_build(event=event, lead=lead_for_payload(event.lead.pk))
+        assert stored[event.lead.pk] == payload_serialize(single)
