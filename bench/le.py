@@ -45,7 +45,17 @@ def workspace_reset():
     with connection.cursor() as cursor:
         # Deliveries of deleted webhooks cascade; attempts of old runs too. Keep tables small.
         cursor.execute("TRUNCATE outbound_deliveryattempt, outbound_delivery RESTART IDENTITY CASCADE")
+    tables_analyze()
     return Workspace.objects.create(name="Bench Workspace", slug=WORKSPACE_SLUG)
+
+
+def tables_analyze():
+    """ANALYZE the lead tables, as autovacuum would have in production: after the bench's
+    mass deletes and inserts the planner's statistics are stale, and with "no rows" it scans
+    the primary key for `… ORDER BY id FOR UPDATE` lookups instead of the unique index
+    (profiled: 26 ms instead of 0.06 ms per lookup at 48,000 leads)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_lead, leads_lead_campaigns, leads_lead_lists, inbound_inboundrequest")
 
 
 def leads_create(workspace, count, prefix="lead"):

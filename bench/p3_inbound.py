@@ -2,10 +2,12 @@
 
 P3: `wrk` (keep-alive, `--connections`) POSTs a 10-field nested record (mapped to 10 fields,
 upserted on business_email, every request a new lead) to the real endpoint, then the same body
-to `/bench/bare` (a DRF view that parses the JSON and answers 201; mounted only by the
-bench settings module `bench/inbound_app`). Same server, same run.
-P3b: `--leads` leads as single posts, then as batches of 1,000 (Python threads, keep-alive).
-Ratios printed LAST.
+to `/bench/insert` (the fair ceiling: a DRF view that parses the JSON and inserts one lead row
+in its own transaction) and `/bench/bare` (parses and answers 201, no database: context);
+both mounted only by the bench settings module `bench/inbound_app`. Same server, same run.
+P3b: `--leads` leads as single posts, then as batches of 1,000 (Python threads, keep-alive),
+then the same rows written by raw psycopg, one `INSERT … ON CONFLICT` per 1,000 rows on as
+many connections as client threads (the ceiling of a batch). Ratios printed LAST.
 
     .venv/bin/python bench/p3_inbound.py [--seconds 10] [--connections 8] [--leads 10000]
 """
@@ -20,7 +22,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import le
+import psycopg
 import requests
+from django.db import connection
 from harness import BENCH_DIR, PYTHON, env_with, machine, print_json_line, ratio, start, stop
 
 from leadengine.services import api_key_create
@@ -53,6 +57,67 @@ def record(run, index):
         "company": {"name": "Analytical Engines", "title": "Engineer"},
         "meta": {"source": "p3b"},
     }
+
+
+def raw_insert_columns(workspace, run, count):
+    """The rows a batch writes (the 10 mapped fields, the rest at their defaults) as one
+    list of values per column, adapted for psycopg exactly as Django would; and the types."""
+    fields = [field for field in Lead._meta.concrete_fields if not field.primary_key]
+    leads = []
+    for index in range(count):
+        data = record(run, index)
+        leads.append(
+            Lead(
+                workspace=workspace,
+                first_name=data["contact"]["first"],
+                last_name=data["contact"]["last"],
+                business_email=data["contact"]["email"],
+                mobile_phone=data["contact"]["phone"],
+                city=data["address"]["city"],
+                state=data["address"]["state"],
+                country=data["address"]["country"],
+                company_name=data["company"]["name"],
+                job_title=data["company"]["title"],
+                custom_fields={"source_tool": data["meta"]["source"]},
+            )
+        )
+    columns = {
+        field.column: (
+            field.db_type(connection),
+            [field.get_db_prep_save(field.pre_save(lead, True), connection) for lead in leads],
+        )
+        for field in fields
+    }
+    return columns
+
+
+def raw_ceiling(workspace, count, threads):
+    """Seconds to write `count` rows as one INSERT … ON CONFLICT DO UPDATE per 1,000 rows
+    (`INSERT … SELECT * FROM unnest(<one array per column>)`: one parameter per column, so
+    psycopg spends nothing splitting a 65,000-placeholder query), each in its own
+    transaction, on `threads` psycopg connections at once."""
+    columns = raw_insert_columns(workspace, "raw", count)
+    updated = [c for c in columns if c not in ("workspace_id", "business_email", "created_date")]
+    sql = (
+        f"INSERT INTO leads_lead ({', '.join(columns)}) SELECT * FROM unnest("
+        + ", ".join(f"%s::{db_type}[]" for db_type, _values in columns.values())
+        + ") ON CONFLICT (workspace_id, business_email) WHERE NOT (business_email = '') DO UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
+    )
+    chunks = [
+        [values[start : start + 1000] for _db_type, values in columns.values()]
+        for start in range(0, count, 1000)
+    ]
+    dsn = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+
+    def write(chunk):
+        with psycopg.connect(**dsn) as raw:
+            raw.execute(sql, chunk)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(write, chunks))
+    return time.perf_counter() - started
 
 
 def free_port():
@@ -162,38 +227,56 @@ def main():
     server = gunicorn(port, args.workers)
     base = f"http://127.0.0.1:{port}"
     try:
+        insert_url = f"{base}/bench/insert?workspace={workspace.pk}"
         wrk(f"{base}/bench/bare", 2, args.connections)  # warm-up
+        wrk(insert_url, 2, args.connections)
         wrk(f"{base}/webhooks/{webhook.public_id}", 2, args.connections, key, "warm")
+        le.tables_analyze()  # after the warm-ups' inserts
         bare = wrk(f"{base}/bench/bare", args.seconds, args.connections)
+        insert = wrk(insert_url, args.seconds, args.connections)
+        le.tables_analyze()  # after the insert view's rows
         before = Lead.objects.filter(workspace=workspace).count()
         inbound = wrk(f"{base}/webhooks/{webhook.public_id}", args.seconds, args.connections, key, "p3")
         created = Lead.objects.filter(workspace=workspace).count() - before
         print_json_line(what="bare_drf_view", **bare)
+        print_json_line(what="insert_one_row_view", **insert)
         print_json_line(what="inbound_endpoint", leads_created=created, **inbound)
 
         url = f"{base}/webhooks/{webhook.public_id}"
+        le.tables_analyze()  # after P3's inserts, as autovacuum would
         singles = [json.dumps(record("single", index)) for index in range(args.leads)]
         single_s = post_all(url, key, singles, args.threads)
         batches = [
             json.dumps([record("batch", index) for index in range(start, min(start + 1000, args.leads))])
             for start in range(0, args.leads, 1000)
         ]
+        le.tables_analyze()
         batch_s = post_all(url, key, batches, min(args.threads, len(batches)))
         assert Lead.objects.filter(business_email__startswith="batch-").count() == args.leads
+        le.tables_analyze()
+        raw_s = raw_ceiling(workspace, args.leads, min(args.threads, len(batches)))
+        assert Lead.objects.filter(business_email__startswith="raw-").count() == args.leads
         print_json_line(
             what="p3b_single_posts", leads_per_s=round(args.leads / single_s, 1), seconds=round(single_s, 1)
         )
         print_json_line(
             what="p3b_batches_of_1000", leads_per_s=round(args.leads / batch_s, 1), seconds=round(batch_s, 1)
         )
+        print_json_line(
+            what="p3b_raw_psycopg_insert_on_conflict",
+            leads_per_s=round(args.leads / raw_s, 1),
+            seconds=round(raw_s, 2),
+        )
     finally:
         stop(server)
     print_json_line(
         what="P3 ratios",
+        inbound_vs_insert_one_row_rps=round(ratio(inbound["rps"], insert["rps"]), 2),
         inbound_vs_bare_rps=round(ratio(inbound["rps"], bare["rps"]), 2),
-        inbound_vs_bare_p99=round(ratio(inbound["p99_ms"], bare["p99_ms"]), 2),
+        inbound_vs_insert_one_row_p99=round(ratio(inbound["p99_ms"], insert["p99_ms"]), 2),
         p3b_batch_vs_single=round(ratio(single_s, batch_s), 2),
-        goal="p3b_batch_vs_single >= 10",
+        p3b_batch_vs_raw=round(ratio(raw_s, batch_s), 2),
+        goal="inbound_vs_insert_one_row_rps >= 0.5; p3b_batch_vs_single >= 20; p3b_batch_vs_raw >= 0.3",
     )
 
 

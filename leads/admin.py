@@ -7,7 +7,7 @@ from leadengine.admin_scoping import WorkspaceScopedAdmin, WorkspaceScopedForm, 
 
 from .admin_extensions import lead_extra_inlines
 from .models import Campaign, CustomField, Lead, LeadStatus, List, Message
-from .services import lead_set_status
+from .services import lead_set_status, leads_set_status
 
 
 @admin.register(Campaign)
@@ -179,14 +179,15 @@ class LeadAdmin(WorkspaceScopedAdmin):
     def set_status(self, request, queryset):
         form = SetStatusForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            changed = 0
-            for lead in queryset:
-                if lead_set_status(lead=lead, status=form.cleaned_data["status"], actor=request.user):
-                    changed += 1
+            # One transaction and one webhook event for the selection, however large.
+            leads = list(queryset.only("id", "workspace_id", "lead_status"))
+            changed = len(
+                leads_set_status(leads=leads, status=form.cleaned_data["status"], actor=request.user)
+            )
             self.message_user(
                 request,
                 f"Status set to “{form.cleaned_data['status']}” on {changed} lead(s); "
-                f"{queryset.count() - changed} already had it.",
+                f"{len(leads) - changed} already had it.",
                 messages.SUCCESS,
             )
             return None

@@ -12,7 +12,11 @@ from datetime import datetime
 
 from django.dispatch import Signal
 
-lead_status_changed = Signal()  # sent with event=LeadStatusChanged
+lead_status_changed = Signal()  # sent with event=LeadStatusChanged, once per change
+# Sent once per `leads_set_status` call (a single change too) with events=[LeadStatusChanged],
+# after the per-change signals: a subscriber that writes rows for many changes (the outbound
+# outbox) does it in a constant number of queries instead of once per lead.
+lead_statuses_changed = Signal()
 
 
 @dataclass(frozen=True)

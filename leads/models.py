@@ -152,7 +152,13 @@ class LeadQuerySet(models.QuerySet):
         return super().bulk_update(objs, fields, *args, **kwargs)
 
     def bulk_create(self, objs, *args, **kwargs):
-        if any(obj.lead_status for obj in objs):
+        objs = list(objs)
+        if "lead_status" in (kwargs.get("update_fields") or ()):
+            raise LeadStatusChangeError
+        # Rewriting stored leads (ON CONFLICT on the id, `update_fields` only): their stored
+        # status is carried along in the INSERT part, never written.
+        rewriting_stored = kwargs.get("update_conflicts") and all(obj.pk for obj in objs)
+        if not rewriting_stored and any(obj.lead_status for obj in objs):
             raise LeadStatusChangeError
         return super().bulk_create(objs, *args, **kwargs)
 
@@ -284,6 +290,26 @@ class Lead(models.Model):
             kwargs["update_fields"] = update_fields
         super().save(*args, **kwargs)
         self._remember_persisted_state()
+
+    def values_assign(self, values, custom_values=None):
+        """Assign typed values of plain default fields and merge custom values, appending the
+        tracked histories as `save()` would: for set-based writes that never call `save()`.
+        Relations and the status are not plain fields (the status has its own service)."""
+        for key, value in values.items():
+            setattr(self, key, value)
+        if custom_values:
+            self.custom_fields = {**self.custom_fields, **custom_values}
+        self.business_email = normalize_email(self.business_email)
+        self.personal_email = normalize_email(self.personal_email)
+        now = isoformat_utc(timezone.now())
+        for field, history_field in self.HISTORY_OF.items():
+            value = getattr(self, field)
+            if value and value != self._persisted[field]:
+                setattr(
+                    self, history_field, [*getattr(self, history_field), {"value": value, "changed_at": now}]
+                )
+            # The next assignment (a later record of the same batch) compares with this one.
+            self._persisted[field] = value
 
     def _remember_persisted_state(self):
         # A deferred field is not in __dict__; remember that we don't know its value.

@@ -1,5 +1,6 @@
 """Overlapping batches on PostgreSQL: no deadlock reaches the sender, nothing is lost."""
 
+import contextlib
 import threading
 from unittest import mock
 
@@ -7,7 +8,7 @@ import pytest
 from django.db import IntegrityError, OperationalError
 
 from leadengine.services import api_key_create
-from leads.models import Lead
+from leads.models import Lead, LeadQuerySet
 from tests.factories import CustomFieldFactory, LeadFactory, WorkspaceFactory
 
 from .conftest import make_webhook
@@ -130,7 +131,20 @@ def conflicting_saves(email, times, error):
                 raise error
         return original_save(lead, *args, **kwargs)
 
-    return mock.patch.object(Lead, "save", autospec=True, side_effect=save), calls
+    def bulk_create(queryset, objs, *args, **kwargs):
+        # The set-based write of a batch meets the same lost race, and goes record by record.
+        objs = list(objs)
+        if any(lead.business_email == email for lead in objs):
+            raise error
+        return original_bulk_create(queryset, objs, *args, **kwargs)
+
+    original_bulk_create = LeadQuerySet.bulk_create
+    patches = contextlib.ExitStack()
+    patches.enter_context(mock.patch.object(Lead, "save", autospec=True, side_effect=save))
+    patches.enter_context(
+        mock.patch.object(LeadQuerySet, "bulk_create", autospec=True, side_effect=bulk_create)
+    )
+    return patches, calls
 
 
 @pytest.mark.django_db

@@ -104,11 +104,17 @@ def test_a_log_write_failure_does_not_lose_the_response(sender, monkeypatch):
 
 
 def test_the_log_survives_a_rolled_back_record(sender, monkeypatch):
+    from django.db import DataError
+
     from leads import services
 
     def failing_add(*args, **kwargs):
         raise services.LeadUpsertError("lists", "boom")
 
+    def refused_by_database(*args, **kwargs):
+        raise DataError("value too long")  # the set-based write then goes record by record
+
+    monkeypatch.setattr(services, "_relations_add", refused_by_database)
     monkeypatch.setattr(services, "_add_related", failing_add)
     response = sender.post(payload("article_sample.json"))
 

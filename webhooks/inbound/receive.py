@@ -18,8 +18,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 from leadengine import idempotency
 
@@ -56,6 +58,7 @@ class _Logged:
     # reply is a replay of a stored one (the log row says so).
     idempotency: object = None
     replayed: bool = False
+    finished: bool = False  # the reply is kept and logged already (in a single record's transaction)
 
 
 def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=None, url_token="", urls=()):
@@ -65,8 +68,22 @@ def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=
     `url_token` the token of a `/webhooks/<id>/<token>` URL, `urls` the absolute URLs the
     request may have been sent to (a scheme may sign the URL)."""
     logged = _Logged()
+
+    def finish(reply):
+        """Keep the reply for its Idempotency-Key and write the log row (once)."""
+        if logged.idempotency is not None:
+            idempotency.idempotency_finish(
+                record=logged.idempotency,
+                status_code=reply.status_code,
+                body=json.dumps(reply.body),
+                content_type="application/json",
+                headers=reply.headers,
+            )
+        _log(logged, public_id, headers, content_type, remote_addr, reply.status_code, reply.body)
+        logged.finished = True
+
     try:
-        reply = _receive(logged, public_id, headers, content_type, read_body, url_token, urls)
+        reply = _receive(logged, public_id, headers, content_type, read_body, url_token, urls, finish)
     except InboundError as error:
         reply = InboundReply(error.status_code, error.as_body(), error.headers)
     except Exception:
@@ -74,15 +91,8 @@ def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=
             idempotency.idempotency_release(record=logged.idempotency)  # the retry must run again
         _log(logged, public_id, headers, content_type, remote_addr, 500, {"detail": "Internal error."})
         raise
-    if logged.idempotency is not None:
-        idempotency.idempotency_finish(
-            record=logged.idempotency,
-            status_code=reply.status_code,
-            body=json.dumps(reply.body),
-            content_type="application/json",
-            headers=reply.headers,
-        )
-    _log(logged, public_id, headers, content_type, remote_addr, reply.status_code, reply.body)
+    if not logged.finished:
+        finish(reply)
     return reply
 
 
@@ -99,7 +109,7 @@ def active_webhook(public_id, url_token=""):
     return webhook
 
 
-def _receive(logged, public_id, headers, content_type, read_body, url_token, urls):
+def _receive(logged, public_id, headers, content_type, read_body, url_token, urls, finish):
     webhook = active_webhook(public_id, url_token)
     logged.webhook, logged.sender_auth = webhook, webhook.sender_auth()
     body = read_body()
@@ -116,10 +126,22 @@ def _receive(logged, public_id, headers, content_type, read_body, url_token, url
     document = parse_body(body.raw, content_type)
     webhook_capture_sample(webhook=webhook, document=document, content_type=content_type)
     logged.batch = isinstance(document, list)
-    status_code, reply_body, logged.records = records_process(
-        webhook=webhook, document=document, actor=logged.api_key
-    )
-    return InboundReply(status_code, reply_body)
+    if logged.batch:
+        # A batch commits its runs as it goes (see records_save); its log row comes after.
+        status_code, reply_body, logged.records = records_process(
+            webhook=webhook, document=document, actor=logged.api_key
+        )
+        return InboundReply(status_code, reply_body)
+    # One record: its lead, its kept reply and its log row commit together, in ONE commit
+    # (a commit is the costliest round trip: it waits for the WAL flush). The log row has
+    # its own savepoint, so a failed log write still never loses the lead.
+    with transaction.atomic():
+        status_code, reply_body, logged.records = records_process(
+            webhook=webhook, document=document, actor=logged.api_key
+        )
+        reply = InboundReply(status_code, reply_body)
+        finish(reply)
+    return reply
 
 
 def _claim_idempotency_key(logged, webhook, headers, raw_body):
@@ -149,8 +171,7 @@ def _check_rate_limit(webhook):
     now = time.time()
     key = f"inbound-rate:{webhook.public_id}:{int(now // 60)}"
     try:
-        cache.add(key, 0, timeout=120)
-        count = cache.incr(key)
+        count = _window_count(key)
     except Exception as error:  # the cache being down must not stop leads coming in
         logger.warning(RATE_LIMIT_CACHE_DOWN_MESSAGE, extra={"error": repr(error)})
         return
@@ -162,6 +183,28 @@ def _check_rate_limit(webhook):
             f"More than {limit} requests in a minute to this webhook; retry after {retry_after} s.",
             headers={"Retry-After": str(retry_after)},
         )
+
+
+_redis_clients = {}
+
+
+def _window_count(key):
+    """Count one request in `key`'s window: on Redis ONE round trip (a pipeline of SET NX EX
+    and INCR; Django's `add` + `incr` take three: SET NX, EXISTS, INCR). Other caches (the
+    embedded default's local memory) go through the cache API."""
+    cache_settings = settings.CACHES["default"]
+    if cache_settings["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        cache.add(key, 0, timeout=120)
+        return cache.incr(key)
+    location = cache_settings["LOCATION"]
+    client = _redis_clients.get(location)
+    if client is None:
+        client = _redis_clients[location] = redis.Redis.from_url(location)
+    stored_key = cache.make_key(key)  # the key Django's cache would use (prefix, version)
+    pipeline = client.pipeline(transaction=False)
+    pipeline.set(stored_key, 0, ex=120, nx=True)
+    pipeline.incr(stored_key)
+    return pipeline.execute()[1]
 
 
 def _log(logged, public_id, headers, content_type, remote_addr, status_code, response):

@@ -13,7 +13,15 @@ from django.utils import timezone
 
 from leads.coercion import CoercionError, coerce_custom, coerce_default
 from leads.models import Lead
-from leads.services import LeadUpsertConflict, LeadUpsertError, lead_upsert, leads_lock, leads_matching
+from leads.services import (
+    LeadUpsertConflict,
+    LeadUpsertError,
+    lead_upsert,
+    leads_lock,
+    leads_matching,
+    leads_upsert,
+    leads_upsert_supported,
+)
 
 from . import mapping
 from .errors import InboundError, inbound_error_body
@@ -171,21 +179,28 @@ def record_save(*, context, record, actor=None):
             actor=actor,
         )
     except LeadUpsertError as exc:
-        path = next(
-            (row.source_path for row in context.mappings if row.field == exc.field), record.dedupe_path
-        )
-        record.errors.append(_error(exc.field, path, exc.message))
-        return 422, _failure(record)
+        return _record_outcome(context, record, exc)
     except DataError as exc:  # a value the database refused despite coercion
         record.errors.append(_error(None, None, f"The database refused a value: {exc}".strip()))
         return 422, _failure(record)
     except LeadUpsertConflict as exc:
         logger.warning("Inbound record conflicted with a concurrent write: %s", exc)
         return 503, _conflict()
+    return _record_outcome(context, record, result)
+
+
+def _record_outcome(context, record, result):
+    """(status code, result dict) of a record the upsert saved or rejected."""
+    if isinstance(result, LeadUpsertError):
+        path = next(
+            (row.source_path for row in context.mappings if row.field == result.field), record.dedupe_path
+        )
+        record.errors.append(_error(result.field, path, result.message))
+        return 422, _failure(record)
     body = {
         "lead_id": result.lead.pk,
         "created": result.created,
-        "deduped_on": webhook.dedupe_field,
+        "deduped_on": context.webhook.dedupe_field,
         "warnings": record.warnings,
     }
     return (201 if result.created else 200), body
@@ -283,6 +298,8 @@ def records_save(*, context, records, actor=None):
 
 def _records_save_run(context, records, pending, outcomes, attempts, actor):
     """Save `pending` records in one transaction; returns those left for the next run."""
+    if _records_save_set_based(context, records, pending, outcomes, actor):
+        return []
     webhook = context.webhook
     with transaction.atomic():
         leads_lock(
@@ -298,6 +315,41 @@ def _records_save_run(context, records, pending, outcomes, attempts, actor):
                     return pending[position:]  # commit what is saved; retry from this record
             outcomes[index] = (status, body)
     return []
+
+
+def _records_save_set_based(context, records, pending, outcomes, actor):
+    """Save the valid `pending` records with `leads_upsert` (a constant number of statements
+    for the run) in one transaction (a savepoint when the caller has one open: a single
+    post's request log shares it); True when done. On a database error (a writer outside
+    the lock order, a value the database refuses) it is rolled back and False returned: the
+    run then goes record by record, with its per-record retry and failures."""
+    webhook = context.webhook
+    valid = [index for index in pending if not records[index].errors]
+    pairs = [(records[index].values, records[index].custom_values) for index in valid]
+    if not leads_upsert_supported(dedupe_field=webhook.dedupe_field, records=pairs):
+        return False
+    if not valid:
+        for index in pending:
+            outcomes[index] = (422, _failure(records[index]))
+        return True
+    try:
+        with transaction.atomic():
+            results = leads_upsert(
+                workspace=webhook.workspace,
+                dedupe_field=webhook.dedupe_field,
+                records=pairs,
+                target_list=webhook.target_list,
+                actor=actor,
+            )
+    except (OperationalError, IntegrityError, DataError) as exc:
+        logger.info("Set-based upsert fell back to record by record: %s", exc)
+        return False
+    for index in pending:
+        if records[index].errors:
+            outcomes[index] = (422, _failure(records[index]))
+    for index, result in zip(valid, results, strict=True):
+        outcomes[index] = _record_outcome(context, records[index], result)
+    return True
 
 
 def lead_preview(*, webhook, document):

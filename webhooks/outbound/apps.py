@@ -8,12 +8,12 @@ class OutboundConfig(AppConfig):
 
     def ready(self):
         from leadengine.metrics import scrape_collector_register
-        from leads.events import lead_status_changed
+        from leads.events import lead_statuses_changed
 
         from . import metrics, signals
 
         scrape_collector_register(metrics.DeliveryStateCollector())
 
-        lead_status_changed.connect(
-            signals.on_lead_status_changed, dispatch_uid="outbound.lead_status_changed"
+        lead_statuses_changed.connect(
+            signals.on_lead_statuses_changed, dispatch_uid="outbound.lead_statuses_changed"
         )

@@ -7,69 +7,144 @@ doorbell, the sweeper (`tasks.deliver_due_webhooks`) finds the committed rows.
 
 import logging
 import threading
+from dataclasses import dataclass, field
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Value
 from django.utils import timezone
 
 from .models import Delivery, OutboundWebhook
-from .payload import lead_for_payload, lead_status_payload_build, payload_serialize
+from .payload import (
+    custom_field_keys_by_workspace,
+    lead_status_payload_build,
+    leads_for_payload,
+    payload_serialize,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def matching_webhooks(*, lead, new_status, event_campaign=None):
-    """Active status-trigger webhooks of the lead's workspace whose filters accept it.
+@dataclass
+class _StatusWebhook:
+    """An active status webhook with its filters as id sets (empty: no filter)."""
 
-    `lead` has its lists and campaigns prefetched; the change's own campaign counts too.
-    """
-    list_ids = [item.pk for item in lead.lists.all()]
-    campaign_ids = [campaign.pk for campaign in lead.campaigns.all()]
-    if event_campaign is not None:
-        campaign_ids.append(event_campaign.pk)
-    webhooks = (
+    webhook: OutboundWebhook
+    list_ids: set = field(default_factory=set)
+    campaign_ids: set = field(default_factory=set)
+
+    def accepts(self, *, lead, new_status, event_campaign):
+        """The rule the admin describes: the status filter, and at least one of the lead's
+        lists / campaigns (the change's own campaign counts) when the webhook names any.
+        `lead` is a PayloadLead."""
+        if not self.webhook.accepts_status(new_status):
+            return False
+        if self.list_ids and not self.list_ids & {item.pk for item in lead.lists}:
+            return False
+        if self.campaign_ids:
+            campaign_ids = {campaign.pk for campaign in lead.campaigns}
+            if event_campaign is not None:
+                campaign_ids.add(event_campaign.pk)
+            if not self.campaign_ids & campaign_ids:
+                return False
+        return True
+
+
+def _status_webhooks_by_workspace(workspace_ids):
+    """Active status-trigger webhooks of the workspaces with their filters: 2 queries (1 when
+    there is none, the common case: no lead or thread is loaded then)."""
+    webhooks = list(
         OutboundWebhook.objects.filter(
-            workspace_id=lead.workspace_id,
+            workspace_id__in=list(workspace_ids),
             is_active=True,
             trigger=OutboundWebhook.Trigger.LEAD_STATUS_UPDATED,
-        )
-        .filter(Q(lists__isnull=True) | Q(lists__in=list_ids))
-        .filter(Q(campaigns__isnull=True) | Q(campaigns__in=campaign_ids))
-        .distinct()
+        ).order_by("id")
     )
-    return [webhook for webhook in webhooks if webhook.accepts_status(new_status)]
-
-
-def _workspace_has_status_webhooks(workspace_id):
-    return OutboundWebhook.objects.filter(
-        workspace_id=workspace_id, is_active=True, trigger=OutboundWebhook.Trigger.LEAD_STATUS_UPDATED
-    ).exists()
+    if not webhooks:
+        return {}
+    by_id = {webhook.pk: _StatusWebhook(webhook) for webhook in webhooks}
+    lists = OutboundWebhook.lists.through.objects.filter(outboundwebhook_id__in=list(by_id))
+    campaigns = OutboundWebhook.campaigns.through.objects.filter(outboundwebhook_id__in=list(by_id))
+    filters = lists.values_list("outboundwebhook_id", "list_id", Value("list")).union(
+        campaigns.values_list("outboundwebhook_id", "campaign_id", Value("campaign")), all=True
+    )
+    for webhook_id, related_id, kind in filters:
+        (by_id[webhook_id].list_ids if kind == "list" else by_id[webhook_id].campaign_ids).add(related_id)
+    by_workspace = {}
+    for status_webhook in by_id.values():
+        by_workspace.setdefault(status_webhook.webhook.workspace_id, []).append(status_webhook)
+    return by_workspace
 
 
 def deliveries_create_for_event(*, event):
     """One pending Delivery per matching webhook, in the caller's transaction; returns ids."""
-    if not _workspace_has_status_webhooks(event.lead.workspace_id):
-        return []  # most workspaces, most changes: skip loading the lead and its thread
-    lead = lead_for_payload(event.lead.pk)
-    webhooks = matching_webhooks(lead=lead, new_status=event.new_status, event_campaign=event.campaign)
-    if not webhooks:
-        return []
-    body = payload_serialize(lead_status_payload_build(event=event, lead=lead))
+    return deliveries_create_for_events(events=[event])
+
+
+def deliveries_create_for_events(*, events):
+    """One pending Delivery per (event, matching webhook), in the caller's transaction, in a
+    constant number of queries for any number of events (a bulk status change of 10,000
+    leads): webhooks and their filters, the leads with their relations and threads, the
+    workspaces' custom field keys, one INSERT. Each event's payload is serialized once and
+    its bytes shared by its deliveries; a single change goes through the same code, so both
+    produce the same bytes. Returns the ids; one doorbell rings for them after commit."""
+    webhooks = _status_webhooks_by_workspace({event.lead.workspace_id for event in events})
+    events = [event for event in events if event.lead.workspace_id in webhooks]
+    if not events:
+        return []  # most workspaces, most changes: skip loading the leads and their threads
+    leads = leads_for_payload(event.lead.pk for event in events)
+    custom_field_keys = custom_field_keys_by_workspace(webhooks)
     now = timezone.now()
-    deliveries = Delivery.objects.bulk_create(
-        Delivery(
-            webhook=webhook,
-            event_id=str(event.event_id),
-            lead=lead,
-            payload=body,
-            next_attempt_at=now,
-            created_at=now,
+    deliveries = []
+    for event in events:
+        lead = leads[event.lead.pk]
+        workspace_id = lead.lead.workspace_id
+        matching = [
+            candidate.webhook
+            for candidate in webhooks[workspace_id]
+            if candidate.accepts(lead=lead, new_status=event.new_status, event_campaign=event.campaign)
+        ]
+        if not matching:
+            continue
+        payload = lead_status_payload_build(
+            event=event, lead=lead, custom_field_keys=custom_field_keys[workspace_id]
         )
-        for webhook in webhooks
-    )
-    ids = [delivery.pk for delivery in deliveries]
+        body = payload_serialize(payload)
+        deliveries += [
+            Delivery(
+                webhook=webhook,
+                event_id=str(event.event_id),
+                lead=lead.lead,
+                payload=body,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for webhook in matching
+        ]
+    if not deliveries:
+        return []
+    ids = _deliveries_insert(deliveries)
     deliveries_enqueue_after_commit(ids=ids)
     return ids
+
+
+def _deliveries_insert(deliveries):
+    """INSERT the deliveries; their ids. On PostgreSQL one statement with ONE parameter per
+    column (`INSERT … SELECT * FROM unnest(arrays)`): a bulk change of 10,000 leads writes
+    10,000 rows, and `bulk_create`'s 16 placeholders a row made psycopg spend seconds
+    splitting the query text alone (profiled: `_split_query`)."""
+    if connection.vendor != "postgresql" or len(deliveries) < 100:
+        return [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
+    fields = [field for field in Delivery._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    values = [
+        [field.get_db_prep_save(field.pre_save(delivery, True), connection) for delivery in deliveries]
+        for field in fields
+    ]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) RETURNING id", values)
+        return [row[0] for row in cursor.fetchall()]
 
 
 class _Doorbell(threading.local):

@@ -3,6 +3,7 @@
 from . import outbox
 
 
-def on_lead_status_changed(sender, event, **kwargs):
+def on_lead_statuses_changed(sender, events, **kwargs):
     # Runs inside the status change's transaction: the deliveries commit or roll back with it.
-    outbox.deliveries_create_for_event(event=event)
+    # One call per status service call, whatever the number of leads it changed.
+    outbox.deliveries_create_for_events(events=events)
