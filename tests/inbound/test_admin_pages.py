@@ -375,3 +375,33 @@ def test_sample_rows_list_each_array_before_its_elements_and_guess_fields():
         "company_name",
         "",
     ]
+
+
+def test_a_new_action_saves_with_its_untouched_extra_mapping_row_as_a_browser_posts_it(
+    operator_client, workspace
+):
+    """The browser posts the extra row's select and textarea as shown (`combine=first`,
+    empty transforms): that row is unchanged, so it is neither saved nor validated."""
+    response = operator_client.post(
+        reverse("admin:inbound_inboundwebhook_add"),
+        {
+            "workspace": workspace.pk,
+            "name": "Website form",
+            "dedupe_field": "business_email",
+            "auth_mode": "bearer",
+            "signature_tolerance_seconds": 300,
+            "hmac_algorithm": "sha256",
+            "hmac_encoding": "hex",
+            "hmac_signed_content": "{body}",
+            "is_active": "on",
+            "mappings-TOTAL_FORMS": "1",
+            "mappings-INITIAL_FORMS": "0",
+            "mappings-0-field": "",
+            "mappings-0-source_path": "",
+            "mappings-0-combine": "first",
+            "mappings-0-transforms": "",
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert InboundWebhook.objects.get(name="Website form")

@@ -181,8 +181,11 @@ class FieldMappingForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial["transforms"] = steps_to_text(self.initial.get("transforms") or [])
+        # Shown as text, and compared as text: a bound extra row whose initial stayed a list
+        # would read as changed (`[] != ""`) and be validated as a half-filled row.
+        self.initial["transforms"] = steps_to_text(self.initial.get("transforms") or [])
+        # An untouched extra row must compare equal to what its select shows.
+        self.initial.setdefault("combine", FieldMapping.Combine.FIRST)
 
     def clean_combine(self):
         return self.cleaned_data.get("combine") or FieldMapping.Combine.FIRST
