@@ -67,8 +67,20 @@ class LeadEngineAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)
-        if app_label is None:
-            settings_app = self.settings_app(request)
-            if settings_app:
+        settings_app = self.settings_app(request)
+        if settings_app:
+            app_list = self._without_pages(app_list, {m["admin_url"] for m in settings_app["models"]})
+            if app_label is None:
                 app_list.insert(0, settings_app)
         return app_list
+
+    @staticmethod
+    def _without_pages(app_list, urls):
+        """A model list that is also a Settings page is listed once, under Settings (else the
+        navigation showed "API keys" twice: Settings ▸ API Keys and Workspaces ▸ API keys)."""
+        trimmed = []
+        for app in app_list:
+            models = [model for model in app["models"] if model["admin_url"] not in urls]
+            if models:
+                trimmed.append({**app, "models": models})
+        return trimmed

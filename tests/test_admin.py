@@ -50,6 +50,22 @@ def test_admin_index_is_branded(operator_client):
     assert b"LeadEngine" in response.content
 
 
+def test_api_keys_are_listed_once_under_settings_on_the_index_and_in_the_sidebar(operator_client):
+    api_keys_url = reverse("admin:leadengine_apikey_changelist")
+
+    index = operator_client.get(reverse("admin:index")).context["app_list"]
+    sidebar = operator_client.get(reverse("admin:leads_lead_changelist")).context["available_apps"]
+
+    for app_list in (index, sidebar):
+        entries = [
+            (app["name"], model["name"])
+            for app in app_list
+            for model in app["models"]
+            if model["admin_url"] == api_keys_url
+        ]
+        assert entries == [("Settings", "API Keys")]
+
+
 def test_operator_sees_only_their_workspace_leads(operator_client, workspace):
     mine = LeadFactory(workspace=workspace, name="Mine Lead")
     LeadFactory(name="Foreign Lead")

@@ -269,7 +269,13 @@ def test_an_operator_sees_the_workspace_models_on_the_index(operator_client):
     app_list = operator_client.get(reverse("admin:index")).context["app_list"]
 
     names = {model["object_name"] for app in app_list for model in app["models"]}
-    assert {"Lead", "OutboundWebhook", "InboundWebhook", "Delivery", "ApiKey"} <= names
+    assert {
+        "Lead",
+        "OutboundWebhook",
+        "InboundWebhook",
+        "Delivery",
+        "APIKeys",
+    } <= names  # Settings ▸ API Keys
 
 
 def test_saving_a_new_trigger_opens_its_page(operator_client, workspace, monkeypatch):

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -78,6 +79,24 @@ def test_operator_adds_a_trigger_and_send_test_shows_the_2xx_result(logged_in, r
     row = page.locator("tr.le-row", has_text="Zapier: new opportunities")
     assert "Succeeded · 200" in row.inner_text() and "(test)" in row.inner_text()
     screenshot(page, "settings-webhooks-send")
+
+
+def test_a_trigger_whose_host_does_not_resolve_yet_is_saved_with_a_warning_and_listed(logged_in):
+    page = logged_in
+    url = "https://hooks.not-live-yet.invalid/x"  # .invalid never resolves (RFC 6761): no network needed
+
+    open_settings_webhooks(page, "Send Data")
+    page.click("#le-add:text-is('Add Trigger')")
+    page.fill("#id_name", "CRM before its DNS is live")
+    page.fill("#id_url", url)
+    page.click("input[name=_continue]")
+
+    page.wait_for_selector(".messagelist .success")
+    warning = page.inner_text(".messagelist .warning")
+    assert "hooks.not-live-yet.invalid does not resolve yet" in warning
+    assert page.locator(".errorlist").count() == 0
+    open_settings_webhooks(page, "Send Data")
+    assert url in page.locator("tr.le-row", has_text="CRM before its DNS is live").inner_text()
 
 
 def test_a_status_change_in_the_admin_is_delivered_signed_and_logged(logged_in, workspace, receiver, worker):
@@ -356,6 +375,26 @@ def test_lists_fit_1280_pixels_with_the_sidebar_open(logged_in, workspace):
     button = page.locator(".le-toolbar a.button:text-is('All requests')").bounding_box()
     assert button["x"] + button["width"] <= toolbar["x"] + toolbar["width"]
     assert toolbar["y"] <= button["y"] and button["y"] + button["height"] <= toolbar["y"] + toolbar["height"]
+
+
+def test_redoc_renders_with_every_host_but_the_server_blocked(page, live_server):
+    server = urlsplit(live_server.url).netloc
+    elsewhere = []
+
+    def only_the_server(route):
+        if urlsplit(route.request.url).netloc == server:
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_server)
+    page.goto("/api/redoc/")
+
+    page.wait_for_selector("h1:has-text('LeadEngine API')")  # the schema's title, drawn by Redoc
+    assert page.locator("[role=menuitem]:has-text('leads')").count() > 0
+    page.wait_for_load_state("networkidle")
+    assert elsewhere == []
 
 
 def test_operator_starts_a_typeform_action_from_its_preset_and_a_signed_post_creates_the_lead(

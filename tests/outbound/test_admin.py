@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from leads.models import LeadStatus
 from leads.services import lead_set_status
-from tests.factories import LeadFactory, WorkspaceFactory, operator_of
+from tests.factories import DeliveryFactory, LeadFactory, WorkspaceFactory, operator_of
 from webhooks.outbound import destinations, sender
 from webhooks.outbound.models import Delivery, OutboundWebhook
 from webhooks.outbound.receiver import Answer
@@ -77,7 +77,9 @@ def test_send_test_posts_the_article_sample_with_the_workspace_name(operator_cli
     receiver.default = Answer(status=202, body=b"accepted\nline two\n")
     webhook = make_webhook(workspace, receiver.url)
 
-    response = operator_client.post(reverse("admin:outbound_outboundwebhook_send_test", args=[webhook.pk]))
+    response = operator_client.post(
+        reverse("admin:outbound_outboundwebhook_send_test", args=[webhook.pk]), follow=True
+    )
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -97,12 +99,41 @@ def test_send_test_shows_a_failure_without_retrying(operator_client, workspace, 
     receiver.default = Answer(status=500, body=b"boom")
     webhook = make_webhook(workspace, receiver.url)
     page = operator_client.post(
-        reverse("admin:outbound_outboundwebhook_send_test", args=[webhook.pk])
+        reverse("admin:outbound_outboundwebhook_send_test", args=[webhook.pk]), follow=True
     ).content
-    assert b"Not delivered" in page and b"500" in page
+    assert b"Not delivered" in page and b"500" in page and b"boom" in page
     assert Delivery.objects.get().status == Delivery.Status.FAILED
     sender.deliveries_deliver()
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.usefixtures("allow_private")
+def test_reloading_the_send_test_result_page_sends_nothing(operator_client, workspace, receiver):
+    receiver.default = Answer(status=201, body=b"created once")
+    webhook = make_webhook(workspace, receiver.url)
+
+    sent = operator_client.post(reverse("admin:outbound_outboundwebhook_send_test", args=[webhook.pk]))
+    first = operator_client.get(sent["Location"])
+    reloaded = operator_client.get(sent["Location"])
+
+    assert sent.status_code == 302
+    assert len(receiver.requests) == 1
+    for page in (first, reloaded):
+        text = page.content.decode()
+        assert page.status_code == 200
+        assert "Delivered." in text and "HTTP 201" in text and " ms" in text and "created once" in text
+    assert Delivery.objects.get().attempts.count() == 1
+
+
+def test_a_real_delivery_has_no_send_test_result_page(operator_client, workspace):
+    webhook = make_webhook(workspace, "https://hooks.example.com/x")
+    real = DeliveryFactory(webhook=webhook, is_test=False)
+
+    response = operator_client.get(
+        reverse("admin:outbound_outboundwebhook_send_test_result", args=[webhook.pk, real.pk])
+    )
+
+    assert response.status_code == 404
 
 
 def test_rotate_secret_keeps_the_previous_one_signing(operator_client, workspace):

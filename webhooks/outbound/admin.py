@@ -199,6 +199,11 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/send-test/", view(self.send_test_view), name="outbound_outboundwebhook_send_test"),
+            path(
+                "<int:pk>/send-test/<int:delivery_pk>/",
+                view(self.send_test_result_view),
+                name="outbound_outboundwebhook_send_test_result",
+            ),
             path("<int:pk>/secret/", view(self.secret_view), name="outbound_outboundwebhook_secret"),
             path(
                 "<int:pk>/rotate-secret/",
@@ -225,17 +230,19 @@ class OutboundWebhookAdmin(WorkspaceScopedAdmin):
         )
 
     def send_test_view(self, request, pk):
+        """Post/redirect/get: the POST sends once; reloading the result page sends nothing."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         webhook = self._webhook(request, pk)
-        delivery, result = services.webhook_send_test(webhook=webhook)
+        delivery, _result = services.webhook_send_test(webhook=webhook)
+        return redirect("admin:outbound_outboundwebhook_send_test_result", webhook.pk, delivery.pk)
+
+    def send_test_result_view(self, request, pk, delivery_pk):
+        webhook = self._webhook(request, pk)
+        delivery = get_object_or_404(webhook.deliveries.filter(is_test=True), pk=delivery_pk)
+        attempt = delivery.attempts.last()
         return self._page(
-            request,
-            webhook,
-            "admin/outbound/send_test_result.html",
-            delivery=delivery,
-            result=result,
-            response_lines=result.response_excerpt,
+            request, webhook, "admin/outbound/send_test_result.html", delivery=delivery, attempt=attempt
         )
 
     def secret_view(self, request, pk):

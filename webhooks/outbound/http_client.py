@@ -27,6 +27,11 @@ RESPONSE_BODY_LIMIT = 4096
 EXCERPT_LINES = 20  # what Send Test shows of the answer, in the admin and the API
 
 
+def response_excerpt(body):
+    """The first lines of an answer, as Send Test shows them (from the send or its attempt row)."""
+    return "\n".join(body.splitlines()[:EXCERPT_LINES])
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     """What one POST did; `retryable` tells the caller whether another attempt may help."""
@@ -49,7 +54,7 @@ class DeliveryResult:
 
     @property
     def response_excerpt(self):
-        return "\n".join(self.response_body.splitlines()[:EXCERPT_LINES])
+        return response_excerpt(self.response_body)
 
     @property
     def network_failure(self):

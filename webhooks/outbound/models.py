@@ -14,6 +14,7 @@ from leadengine.models import Workspace
 from leads.models import Campaign, Lead, LeadStatus, List
 
 from .destinations import DestinationRefused, DestinationUnresolvable, destination_check
+from .http_client import response_excerpt
 from .retry import MAX_ATTEMPTS, retry_delay
 from .signing import secret_generate
 
@@ -453,6 +454,10 @@ class DeliveryAttempt(models.Model):
     @property
     def succeeded(self):
         return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def response_excerpt(self):
+        return response_excerpt(self.response_body)
 
 
 class WebhookNotice(models.Model):
