@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db import DataError, IntegrityError, OperationalError, transaction
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from leads.coercion import CoercionError, coerce_custom, coerce_default
@@ -413,8 +413,9 @@ def inbound_request_log(
     warnings=(),
     remote_addr=None,
 ):
-    """Write one log row. Runs outside any record's transaction and never raises: losing a
-    log line is better than losing the response the sender is waiting for."""
+    """Write one log row, in its own savepoint. It never raises for the row itself: losing a
+    log line is better than losing the response the sender is waiting for; but a lost
+    database connection inside the caller's transaction is raised (see below)."""
     inbound_answer_count(status_code)  # /metrics: every answered request is logged here
     try:
         stored = body[: InboundRequest.BODY_LIMIT] if body is not None else b""
@@ -437,6 +438,11 @@ def inbound_request_log(
                 remote_addr=remote_addr or None,
             )
     except Exception:
+        if connection.in_atomic_block and (connection.closed_in_transaction or connection.needs_rollback):
+            # The connection died under the caller's transaction (a single record's lead
+            # commits with its log row): swallowing this would let that transaction end
+            # without a commit and the sender get a 2xx for a lead that was never saved.
+            raise
         logger.exception("Could not write the inbound request log for webhook %s", public_id)
         return None
 
