@@ -242,3 +242,14 @@ def test_each_failed_probe_doubles_the_pause(workspace, settings):
     assert webhook.consecutive_failures == BREAKER_THRESHOLD + 2  # one probe each time
     assert BREAKER_FIRST_PAUSE * 1.5 < pauses[0] <= BREAKER_FIRST_PAUSE * 2
     assert BREAKER_FIRST_PAUSE * 3.5 < pauses[1] <= BREAKER_FIRST_PAUSE * 4
+
+
+def test_a_doorbells_own_ids_are_claimed_within_the_endpoints_cap_oldest_first(workspace):
+    webhook = make_webhook(workspace, "https://hooks.example.com/in", max_in_flight=2)
+    change_status(LeadFactory.create_batch(5, workspace=workspace), LeadStatus.OPPORTUNITY)
+    ids = list(webhook.deliveries.order_by("pk").values_list("pk", flat=True))
+
+    claim = dispatch.deliveries_claim(ids=ids, limit=64)
+
+    assert sorted(delivery.pk for delivery in claim.to_send) == ids[:2]
+    assert not dispatch.deliveries_claim(ids=ids, limit=64)  # no room left until they finish
