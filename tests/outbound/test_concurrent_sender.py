@@ -17,7 +17,7 @@ from leads.models import LeadStatus
 from leads.services import lead_set_status
 from tests.factories import LeadFactory
 from webhooks.outbound import dispatch, sender, tasks
-from webhooks.outbound.models import BREAKER_FIRST_PAUSE, BREAKER_THRESHOLD, Delivery
+from webhooks.outbound.models import BREAKER_FIRST_PAUSE, BREAKER_THRESHOLD, Delivery, DeliveryAttempt
 from webhooks.outbound.receiver import Answer
 
 from .conftest import make_webhook
@@ -140,10 +140,14 @@ def test_a_released_claim_uses_no_attempt(workspace):
     webhook = make_webhook(workspace, "https://hooks.example.com/in")
     change_status(LeadFactory.create_batch(3, workspace=workspace), LeadStatus.OPPORTUNITY)
     claim = dispatch.deliveries_claim(limit=10)
-    Delivery.objects.update(attempt_count=0)  # as if the claim had not started them
+    assert set(webhook.deliveries.values_list("attempt_count", flat=True)) == {1}  # counted at claim
+
     dispatch.deliveries_release(claim.token, claim.to_send)
 
-    assert set(webhook.deliveries.values_list("status", "claim_token")) == {(Delivery.Status.PENDING, None)}
+    assert set(webhook.deliveries.values_list("status", "claim_token", "attempt_count")) == {
+        (Delivery.Status.PENDING, None, 0)
+    }
+    assert not DeliveryAttempt.objects.filter(delivery__webhook=webhook).exists()
 
 
 def received_statuses(receiver):

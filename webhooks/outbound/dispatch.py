@@ -326,10 +326,17 @@ def breakers_record(results, now):
         OutboundWebhook.objects.filter(pk=webhook_id).update(**changes)
 
 
+@transaction.atomic
 def deliveries_release(token, deliveries):
-    """Give claimed but unsent deliveries back at once (no attempt was used)."""
-    Delivery.objects.filter(pk__in=[d.pk for d in deliveries], claim_token=token).update(
-        status=Delivery.Status.PENDING, claim_token=None, claimed_until=None
+    """Give claimed but unsent deliveries back at once: the claim counted their attempts and
+    wrote their rows, so both are undone (no request left, no attempt was used)."""
+    held = Delivery.objects.filter(pk__in=[d.pk for d in deliveries], claim_token=token)
+    DeliveryAttempt.objects.filter(delivery__in=held, in_progress=True).delete()
+    held.update(
+        status=Delivery.Status.PENDING,
+        claim_token=None,
+        claimed_until=None,
+        attempt_count=F("attempt_count") - 1,
     )
 
 
