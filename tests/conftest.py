@@ -1,6 +1,8 @@
+import ipaddress
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from django.db import connection, transaction
 
 from config.celery import app as celery_app
 from leads.events import lead_status_changed
+from webhooks.outbound import destinations
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 USES_PRODUCTION_SERVICES = settings.DATABASE_IS_POSTGRES and settings.CELERY_BROKER_URL.startswith("redis")
@@ -36,6 +39,32 @@ def empty_broker():
         queue.mkdir(parents=True)
     else:
         celery_app.control.purge()
+
+
+@pytest.fixture(autouse=True)
+def loopback_only_resolver(monkeypatch):
+    """The app's outbound resolver (the process edge every webhook address goes through) never
+    asks DNS in a test: numeric addresses and `localhost` resolve as usual, any other name is
+    unresolvable. So no test makes the app look up or connect to anything off this machine;
+    tests that need a name use `stub_dns` (tests/outbound/conftest.py), which replaces this."""
+    real_resolve = destinations.resolve_addresses
+
+    def numeric(host):  # what the C resolver reads without DNS (2130706433, 0x7f.1, ::1 …)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            try:
+                socket.inet_aton(host)
+            except OSError:
+                return False
+        return True
+
+    def resolve(host, port):
+        if not numeric(host) and host != "localhost":
+            raise OSError(f"tests resolve no external name ({host})")
+        return real_resolve(host, port)
+
+    monkeypatch.setattr(destinations, "resolve_addresses", resolve)
 
 
 @pytest.fixture(autouse=True)
