@@ -16,7 +16,7 @@ from leadengine.models import ApiKey, ApiKeyScope, ordered_scopes, validate_scop
 from leadengine.services import api_key_create, api_key_revoke
 
 from .serializers import WorkspaceOwnedSerializer
-from .viewsets import NO_STORE, WorkspaceScopedMixin
+from .viewsets import ShownOnceCreateMixin, WorkspaceScopedMixin
 
 
 class ApiKeySerializer(WorkspaceOwnedSerializer):
@@ -72,6 +72,7 @@ class CreatedApiKeySerializer(ApiKeySerializer):
 
 
 class ApiKeyViewSet(
+    ShownOnceCreateMixin,
     WorkspaceScopedMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -86,14 +87,14 @@ class ApiKeyViewSet(
     serializer_class = ApiKeySerializer
     api_key_scope = ApiKeyScope.API_MANAGE
 
+    created_serializer_class = CreatedApiKeySerializer
+
     @extend_schema(responses={201: CreatedApiKeySerializer})
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        api_key = serializer.save()
-        body = CreatedApiKeySerializer(api_key, context=self.get_serializer_context()).data
-        body["key"] = serializer.full_key
-        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+        return super().create(request, *args, **kwargs)
+
+    def shown_once(self, serializer):
+        return {"key": serializer.full_key}
 
     @extend_schema(request=None, responses={200: ApiKeySerializer})
     @action(detail=True, methods=["post"])

@@ -1,4 +1,5 @@
-from rest_framework import viewsets
+from rest_framework import status, viewsets
+from rest_framework.response import Response
 
 from leadengine.scoping import caller_workspace_ids
 
@@ -31,3 +32,23 @@ class WorkspaceScopedMixin(IdempotencyKeyMixin):
 
 class WorkspaceScopedViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     """CRUD for a workspace-owned model; pair it with a `WorkspaceOwnedSerializer`."""
+
+
+class ShownOnceCreateMixin:
+    """Create answers with `created_serializer_class`: the new object plus what is shown this
+    once (a key, a secret, a token URL), never cached (`NO_STORE`). `shown_once()` adds what
+    only the serializer holds after saving."""
+
+    created_serializer_class = None
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        instance = serializer.save()
+        body = self.created_serializer_class(instance, context=self.get_serializer_context()).data
+        return Response(
+            {**body, **self.shown_once(serializer)}, status=status.HTTP_201_CREATED, headers=NO_STORE
+        )
+
+    def shown_once(self, serializer):
+        return {}

@@ -2,13 +2,18 @@
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from leadengine.api.filters import IdFilter, WorkspaceFilterSet
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
-from leadengine.api.viewsets import NO_STORE, WorkspaceScopedMixin, WorkspaceScopedViewSet
+from leadengine.api.viewsets import (
+    NO_STORE,
+    ShownOnceCreateMixin,
+    WorkspaceScopedMixin,
+    WorkspaceScopedViewSet,
+)
 from leadengine.models import ApiKeyScope
 from leads.models import CustomField, List
 
@@ -259,20 +264,18 @@ class UrlTokenRotatedSerializer(serializers.Serializer):
     url_with_token = serializers.CharField(help_text="The new URL to give the sender, shown only now.")
 
 
-class InboundWebhookViewSet(WorkspaceScopedViewSet):
+class InboundWebhookViewSet(ShownOnceCreateMixin, WorkspaceScopedViewSet):
     """Receive Data webhooks of your workspaces: public URL, dedupe field, target list, mapping."""
 
     queryset = InboundWebhook.objects.select_related("workspace").prefetch_related("mappings")
     serializer_class = InboundWebhookSerializer
     api_key_scope = ApiKeyScope.API_MANAGE  # public URLs and mappings: configuration
 
+    created_serializer_class = InboundWebhookCreatedSerializer
+
     @extend_schema(responses={201: InboundWebhookCreatedSerializer})
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        webhook = serializer.save()
-        body = InboundWebhookCreatedSerializer(webhook, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+        return super().create(request, *args, **kwargs)
 
     @extend_schema(responses={200: PresetSerializer(many=True)})
     @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)

@@ -20,7 +20,12 @@ from rest_framework.response import Response
 
 from leadengine.api.filters import AwareDateTimeFilter, BooleanChoiceFilter, IdFilter, WorkspaceFilterSet
 from leadengine.api.serializers import WorkspaceOwnedSerializer, WorkspaceRelatedField
-from leadengine.api.viewsets import NO_STORE, WorkspaceScopedMixin, WorkspaceScopedViewSet
+from leadengine.api.viewsets import (
+    NO_STORE,
+    ShownOnceCreateMixin,
+    WorkspaceScopedMixin,
+    WorkspaceScopedViewSet,
+)
 from leadengine.models import ApiKeyScope
 from leads.models import Campaign, LeadStatus, List
 
@@ -176,7 +181,7 @@ class SendTestResultSerializer(serializers.Serializer):
     delivery = serializers.IntegerField(help_text="The test delivery logged for this send (id).")
 
 
-class OutboundWebhookViewSet(WorkspaceScopedViewSet):
+class OutboundWebhookViewSet(ShownOnceCreateMixin, WorkspaceScopedViewSet):
     """Send Data webhooks of your workspaces. The signing secret is shown on create and rotate only."""
 
     queryset = OutboundWebhook.objects.all()
@@ -192,13 +197,11 @@ class OutboundWebhookViewSet(WorkspaceScopedViewSet):
             .with_health(timezone.now())
         )
 
+    created_serializer_class = CreatedOutboundWebhookSerializer
+
     @extend_schema(responses={201: CreatedOutboundWebhookSerializer})
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        webhook = serializer.save()
-        body = CreatedOutboundWebhookSerializer(webhook, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+        return super().create(request, *args, **kwargs)
 
     @extend_schema(request=None, responses={200: SendTestResultSerializer})
     @action(detail=True, methods=["post"])
