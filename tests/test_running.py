@@ -137,7 +137,7 @@ def test_gunicorn_serves_the_admin_static_files_in_production(tmp_path):
 def _answers(url):
     try:
         requests.get(url, timeout=1)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening, or its worker still booting
         return False
     return True
 
