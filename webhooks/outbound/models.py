@@ -293,16 +293,6 @@ class DeliveryQuerySet(models.QuerySet):
         """In-flight deliveries whose claim expired: the worker died (index: status, claimed_until)."""
         return self.filter(status=Delivery.Status.IN_FLIGHT, claimed_until__lt=now)
 
-    def claimable(self, now):
-        """Due pending deliveries, and in-flight ones whose claim expired (worker died).
-
-        The two halves are separate index ranges; callers that only count or list them read
-        each half on its own (`selectors.deliveries_due_count`) rather than this OR."""
-        return self.filter(
-            models.Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-            | models.Q(status=Delivery.Status.IN_FLIGHT, claimed_until__lt=now)
-        )
-
 
 class Delivery(models.Model):
     """One event to one webhook: the exact bytes to send and where the sending stands."""
@@ -351,6 +341,8 @@ class Delivery(models.Model):
             # Retention: finished deliveries of one status, oldest first.
             models.Index(fields=["status", "completed_at"], name="delivery_status_completed"),
             models.Index(fields=["webhook", "lead", "status"]),
+            # The claim reads each endpoint's oldest due deliveries, at most its room.
+            models.Index(fields=["webhook", "status", "next_attempt_at", "id"], name="delivery_hook_due"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["webhook", "event_id"], name="unique_delivery_per_event"),
