@@ -135,7 +135,7 @@ UPDATE {delivery} SET status = %(in_flight)s, claim_token = %(token)s,
 WHERE id IN (SELECT id FROM picked)"""
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the sender's transaction: no savepoint round trips
 def deliveries_claim(*, limit, ids=None):
     """Claim up to `limit` deliveries (of `ids`, or any due), fairly between endpoints.
 
@@ -270,7 +270,7 @@ def deliveries_record(token, results):
             failed_for_good.add(delivery.webhook_id)
         groups[tuple(getattr(delivery, name) for name in OUTCOME_FIELDS)].append(delivery.pk)
     started = [d.started_attempt_id for d, _ in results if getattr(d, "started_attempt_id", None)]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         # The rows `deliveries_start` wrote become the outcomes' (even if marked lost since).
         DeliveryAttempt.objects.filter(pk__in=started).delete()
         for values, ids in groups.items():
