@@ -89,6 +89,7 @@ class _Run:
         if free <= 0 or now >= self.stop_claiming_at or now < self.next_claim_at:
             return None
         limit = min(free, settings.WEBHOOK_DELIVERY_BATCH_SIZE)
+        self.harvest([future for future in self.in_flight if future.done()])
         with transaction.atomic():  # one commit for the outcomes so far and the next claim
             if self.waiting:
                 # Finished requests hold their endpoints' room until recorded: record first,
@@ -110,16 +111,20 @@ class _Run:
 
     def collect(self):
         done, _ = wait(list(self.in_flight), timeout=BUSY_CLAIM_INTERVAL, return_when=FIRST_COMPLETED)
-        for future in done:
-            token, delivery = self.in_flight.pop(future)
-            self.outcomes[token].append((delivery, future.result()))
-            self.waiting += 1
+        self.harvest(done)
         now = time.monotonic()
         if self.waiting >= RECORD_EVERY or (self.waiting and now - self.last_record_at >= RECORD_INTERVAL):
             self.record()
         if now >= self.next_renewal_at:
             dispatch.leases_renew({token for token, _ in self.in_flight.values()})
             self.next_renewal_at = now + settings.WEBHOOK_LEASE_SECONDS / 4
+
+    def harvest(self, done):
+        """Move finished requests to the outcomes waiting to be recorded."""
+        for future in done:
+            token, delivery = self.in_flight.pop(future)
+            self.outcomes[token].append((delivery, future.result()))
+            self.waiting += 1
 
     def record(self):
         for token, results in self.outcomes.items():
