@@ -10,16 +10,13 @@ import threading
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Value
+from django.db.models import OuterRef
 from django.utils import timezone
 
+from leadengine.expressions import JSONRows
+
 from .models import Delivery, OutboundWebhook
-from .payload import (
-    custom_field_keys_by_workspace,
-    lead_status_payload_build,
-    leads_for_payload,
-    payload_serialize,
-)
+from .payload import lead_status_payload_build, leads_for_payload, payload_serialize
 
 logger = logging.getLogger(__name__)
 
@@ -50,28 +47,33 @@ class _StatusWebhook:
 
 
 def _status_webhooks_by_workspace(workspace_ids):
-    """Active status-trigger webhooks of the workspaces with their filters: 2 queries (1 when
-    there is none, the common case: no lead or thread is loaded then)."""
-    webhooks = list(
+    """Active status-trigger webhooks of the workspaces with their filters: ONE query (the
+    filters' ids ride along as JSON columns), which is also the whole cost of a change in a
+    workspace without one (the common case: no lead or thread is loaded then)."""
+    webhooks = (
         OutboundWebhook.objects.filter(
             workspace_id__in=list(workspace_ids),
             is_active=True,
             trigger=OutboundWebhook.Trigger.LEAD_STATUS_UPDATED,
-        ).order_by("id")
+        )
+        .annotate(
+            filter_list_ids=JSONRows(
+                OutboundWebhook.lists.through.objects.filter(outboundwebhook_id=OuterRef("pk")), "list_id"
+            ),
+            filter_campaign_ids=JSONRows(
+                OutboundWebhook.campaigns.through.objects.filter(outboundwebhook_id=OuterRef("pk")),
+                "campaign_id",
+            ),
+        )
+        .order_by("id")
     )
-    if not webhooks:
-        return {}
-    by_id = {webhook.pk: _StatusWebhook(webhook) for webhook in webhooks}
-    lists = OutboundWebhook.lists.through.objects.filter(outboundwebhook_id__in=list(by_id))
-    campaigns = OutboundWebhook.campaigns.through.objects.filter(outboundwebhook_id__in=list(by_id))
-    filters = lists.values_list("outboundwebhook_id", "list_id", Value("list")).union(
-        campaigns.values_list("outboundwebhook_id", "campaign_id", Value("campaign")), all=True
-    )
-    for webhook_id, related_id, kind in filters:
-        (by_id[webhook_id].list_ids if kind == "list" else by_id[webhook_id].campaign_ids).add(related_id)
     by_workspace = {}
-    for status_webhook in by_id.values():
-        by_workspace.setdefault(status_webhook.webhook.workspace_id, []).append(status_webhook)
+    for webhook in webhooks:
+        status_webhook = _StatusWebhook(
+            webhook, list_ids=set(webhook.filter_list_ids), campaign_ids=set(webhook.filter_campaign_ids)
+        )
+        del webhook.filter_list_ids, webhook.filter_campaign_ids
+        by_workspace.setdefault(webhook.workspace_id, []).append(status_webhook)
     return by_workspace
 
 
@@ -83,8 +85,8 @@ def deliveries_create_for_event(*, event):
 def deliveries_create_for_events(*, events):
     """One pending Delivery per (event, matching webhook), in the caller's transaction, in a
     constant number of queries for any number of events (a bulk status change of 10,000
-    leads): webhooks and their filters, the leads with their relations and threads, the
-    workspaces' custom field keys, one INSERT. Each event's payload is serialized once and
+    leads): webhooks with their filters (one), the leads with their relations, threads and
+    custom field keys (one), one INSERT. Each event's payload is serialized once and
     its bytes shared by its deliveries; a single change goes through the same code, so both
     produce the same bytes. Returns the ids; one doorbell rings for them after commit."""
     webhooks = _status_webhooks_by_workspace({event.lead.workspace_id for event in events})
@@ -92,7 +94,6 @@ def deliveries_create_for_events(*, events):
     if not events:
         return []  # most workspaces, most changes: skip loading the leads and their threads
     leads = leads_for_payload(event.lead.pk for event in events)
-    custom_field_keys = custom_field_keys_by_workspace(webhooks)
     now = timezone.now()
     deliveries = []
     for event in events:
@@ -105,10 +106,7 @@ def deliveries_create_for_events(*, events):
         ]
         if not matching:
             continue
-        payload = lead_status_payload_build(
-            event=event, lead=lead, custom_field_keys=custom_field_keys[workspace_id]
-        )
-        body = payload_serialize(payload)
+        body = payload_serialize(lead_status_payload_build(event=event, lead=lead))
         deliveries += [
             Delivery(
                 webhook=webhook,
