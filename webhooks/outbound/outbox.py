@@ -5,6 +5,7 @@ Delivery state lives in the database; Celery is only the doorbell. If the broker
 doorbell, the sweeper (`tasks.deliver_due_webhooks`) finds the committed rows.
 """
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from django.db.models import OuterRef
 from django.utils import timezone
 
 from leadengine.expressions import JSONRows
+from leadengine.prepared import IdsIn, PreparedQuery
 
 from .models import Delivery, OutboundWebhook
 from .payload import lead_status_payload_build, leads_for_payload, payload_serialize
@@ -46,33 +48,45 @@ class _StatusWebhook:
         return True
 
 
-def _status_webhooks_by_workspace(workspace_ids):
-    """Active status-trigger webhooks of the workspaces with their filters: ONE query (the
-    filters' ids ride along as JSON columns), which is also the whole cost of a change in a
-    workspace without one (the common case: no lead or thread is loaded then)."""
-    webhooks = (
+# What matching reads (`_StatusWebhook.accepts`) and a delivery row needs: the rest (the
+# encrypted secrets above all, decrypted on load) stays unloaded.
+_WEBHOOK_COLUMNS = ["id", "workspace_id", "statuses"]
+
+
+def _status_webhooks_query():
+    return (
         OutboundWebhook.objects.filter(
-            workspace_id__in=list(workspace_ids),
+            IdsIn("workspace_id", PreparedQuery.IDS),
             is_active=True,
             trigger=OutboundWebhook.Trigger.LEAD_STATUS_UPDATED,
         )
-        .annotate(
-            filter_list_ids=JSONRows(
+        .order_by("id")
+        .values_list(
+            *_WEBHOOK_COLUMNS,
+            JSONRows(
                 OutboundWebhook.lists.through.objects.filter(outboundwebhook_id=OuterRef("pk")), "list_id"
             ),
-            filter_campaign_ids=JSONRows(
+            JSONRows(
                 OutboundWebhook.campaigns.through.objects.filter(outboundwebhook_id=OuterRef("pk")),
                 "campaign_id",
             ),
         )
-        .order_by("id")
     )
+
+
+_status_webhooks = PreparedQuery(_status_webhooks_query)
+
+
+def _status_webhooks_by_workspace(workspace_ids):
+    """Active status-trigger webhooks of the workspaces with their filters: ONE query (the
+    filters' ids ride along as JSON columns), compiled once per process. It is also the whole
+    cost of a change in a workspace without one (the common case: no lead is loaded then)."""
     by_workspace = {}
-    for webhook in webhooks:
-        status_webhook = _StatusWebhook(
-            webhook, list_ids=set(webhook.filter_list_ids), campaign_ids=set(webhook.filter_campaign_ids)
-        )
-        del webhook.filter_list_ids, webhook.filter_campaign_ids
+    width = len(_WEBHOOK_COLUMNS)
+    for row in _status_webhooks.rows(workspace_ids):
+        webhook = OutboundWebhook.from_db("default", _WEBHOOK_COLUMNS, row[:width])
+        list_ids, campaign_ids = row[width:]
+        status_webhook = _StatusWebhook(webhook, list_ids=set(list_ids), campaign_ids=set(campaign_ids))
         by_workspace.setdefault(webhook.workspace_id, []).append(status_webhook)
     return by_workspace
 
@@ -109,7 +123,7 @@ def deliveries_create_for_events(*, events):
         body = payload_serialize(lead_status_payload_build(event=event, lead=lead))
         deliveries += [
             Delivery(
-                webhook=webhook,
+                webhook_id=webhook.pk,
                 event_id=str(event.event_id),
                 lead=lead.lead,
                 payload=body,
@@ -125,23 +139,68 @@ def deliveries_create_for_events(*, events):
     return ids
 
 
+_DELIVERY_FIELDS = [field for field in Delivery._meta.concrete_fields if not field.primary_key]
+
+
+@functools.cache
+def _deliveries_insert_statement(constant, payload_column):
+    """`INSERT … SELECT … FROM unnest(<one array per varying column>)`: a column whose value is
+    the same on every row (`constant`) is sent once, the payloads as one array of the distinct
+    ones, each row naming its payload by number. Cached per shape of the columns."""
+    quote = connection.ops.quote_name
+    selected, arrays = [], []
+    for index, (column, is_constant) in enumerate(zip(_DELIVERY_FIELDS, constant, strict=True)):
+        db_type = column.db_type(connection)
+        if index == payload_column:
+            selected.append(f"(%s::{db_type}[])[rows.payload_number]")
+        elif is_constant:
+            selected.append(f"%s::{db_type}")
+        else:
+            selected.append(f"rows.c{index}")
+            arrays.append((f"%s::{db_type}[]", f"c{index}"))
+    arrays.append(("%s::integer[]", "payload_number"))
+    columns = ", ".join(quote(column.column) for column in _DELIVERY_FIELDS)
+    return (
+        f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns})"
+        f" SELECT {', '.join(selected)} FROM unnest({', '.join(sql for sql, _name in arrays)})"
+        f" AS rows({', '.join(name for _sql, name in arrays)}) RETURNING id"
+    )
+
+
 def _deliveries_insert(deliveries):
-    """INSERT the deliveries; their ids. On PostgreSQL one statement with ONE parameter per
-    column (`INSERT … SELECT * FROM unnest(arrays)`): a bulk change of 10,000 leads writes
-    10,000 rows, and `bulk_create`'s 16 placeholders a row made psycopg spend seconds
-    splitting the query text alone (profiled: `_split_query`)."""
-    if connection.vendor != "postgresql" or len(deliveries) < 100:
+    """INSERT the deliveries; their ids, in order. On PostgreSQL one statement of a fixed text
+    for any number of rows (`_deliveries_insert_statement`): a bulk change of 10,000 leads
+    writes 10,000 rows, and `bulk_create`'s 16 placeholders a row made psycopg spend seconds
+    splitting the query text alone (profiled: `_split_query`); for the 10 rows of one change
+    (one payload, 10 webhooks), compiling `bulk_create` and quoting the payload 10 times cost
+    more than the database's insert."""
+    if connection.vendor != "postgresql":
         return [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
-    fields = [field for field in Delivery._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-    values = [
+    columns = [
         [field.get_db_prep_save(field.pre_save(delivery, True), connection) for delivery in deliveries]
-        for field in fields
+        for field in _DELIVERY_FIELDS
     ]
-    table = connection.ops.quote_name(Delivery._meta.db_table)
+    payload_column = next(i for i, field in enumerate(_DELIVERY_FIELDS) if field.name == "payload")
+    numbers, payloads, payload_numbers = {}, [], []
+    for delivery, payload in zip(deliveries, columns[payload_column], strict=True):
+        # One event's deliveries share its payload bytes: sent once.
+        if delivery.payload not in numbers:
+            numbers[delivery.payload] = len(payloads) + 1
+            payloads.append(payload)
+        payload_numbers.append(numbers[delivery.payload])
+    constant = tuple(all(value == values[0] for value in values) for values in columns)
+    selected, arrays = [], []
+    for index, values in enumerate(columns):
+        if index == payload_column:
+            selected.append(payloads)
+        elif constant[index]:
+            selected.append(values[0])
+        else:
+            arrays.append(values)
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) RETURNING id", values)
+        cursor.execute(
+            _deliveries_insert_statement(constant, payload_column), [*selected, *arrays, payload_numbers]
+        )
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -18,6 +18,7 @@ from django.db.models import OuterRef
 from django.utils import timezone
 
 from leadengine.expressions import JSONRows
+from leadengine.prepared import IdsIn, PreparedQuery
 from leads.catalogue import DEFAULT_FIELDS, PAYLOAD_KEYS, FieldType
 from leads.models import Campaign, CustomField, Lead, List, Message, isoformat_utc
 
@@ -40,6 +41,7 @@ class PayloadLead:
     custom field keys (in payload order)."""
 
     lead: Lead
+    workspace_name: str = ""
     campaigns: list = field(default_factory=list)
     lists: list = field(default_factory=list)
     messages: list = field(default_factory=list)
@@ -75,47 +77,59 @@ def _datetime_from_json(value):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def leads_for_payload(lead_ids):
-    """PayloadLead by lead id: ONE query for any number of leads (the lead with its workspace,
-    and as JSON columns its campaigns, lists, thread and the workspace's custom field keys).
-    A status change with matching webhooks pays one round trip for its whole snapshot, a bulk
-    change of 10,000 leads the same one statement; no per-lead querysets (`prefetch_related`'s
-    cost more than the queries for 10,000 leads: profiled)."""
-    leads = (
-        Lead.objects.select_related("workspace")
-        .filter(pk__in=list(lead_ids))
+_LEAD_COLUMNS = [field.attname for field in Lead._meta.concrete_fields]
+
+
+def _snapshot_query():
+    """A lead's row with its workspace's name, and as JSON columns its campaigns, lists,
+    thread and the workspace's custom field keys (in `ORDER BY key` order, as before)."""
+    return (
+        Lead.objects.filter(IdsIn("pk", PreparedQuery.IDS))
         .order_by()
-        .annotate(
-            payload_campaigns=JSONRows(
+        .values_list(
+            *_LEAD_COLUMNS,
+            "workspace__name",
+            JSONRows(
                 Lead.campaigns.through.objects.filter(lead_id=OuterRef("pk")),
                 "campaign_id",
                 "campaign__name",
                 "campaign__created_at",
             ),
-            payload_lists=JSONRows(
-                Lead.lists.through.objects.filter(lead_id=OuterRef("pk")), "list_id", "list__name"
-            ),
-            payload_thread=JSONRows(Message.objects.filter(lead_id=OuterRef("pk")), *_THREAD_COLUMNS),
-            payload_custom_field_keys=JSONRows(
-                CustomField.objects.filter(workspace_id=OuterRef("workspace_id")), "key", ordered=True
-            ),
+            JSONRows(Lead.lists.through.objects.filter(lead_id=OuterRef("pk")), "list_id", "list__name"),
+            JSONRows(Message.objects.filter(lead_id=OuterRef("pk")), *_THREAD_COLUMNS),
+            JSONRows(CustomField.objects.filter(workspace_id=OuterRef("workspace_id")), "key", ordered=True),
         )
     )
+
+
+_snapshot = PreparedQuery(_snapshot_query)
+
+
+def leads_for_payload(lead_ids):
+    """PayloadLead by lead id: ONE query for any number of leads (`_snapshot_query`), compiled
+    once per process. A status change with matching webhooks pays one round trip for its whole
+    snapshot, a bulk change of 10,000 leads the same one statement; no per-lead querysets
+    (`prefetch_related`'s cost more than the queries for 10,000 leads: profiled)."""
     campaigns, lists, loaded = {}, {}, {}
-    for lead in leads:
-        payload_lead = loaded[lead.pk] = PayloadLead(lead, custom_field_keys=lead.payload_custom_field_keys)
-        for pk, name, created_at in lead.payload_campaigns:
+    width = len(_LEAD_COLUMNS)
+    for row in _snapshot.rows(lead_ids):
+        lead = Lead.from_db("default", _LEAD_COLUMNS, row[:width])
+        workspace_name, campaign_rows, list_rows, thread_rows, custom_field_keys = row[width:]
+        payload_lead = loaded[lead.pk] = PayloadLead(
+            lead, workspace_name=workspace_name, custom_field_keys=custom_field_keys
+        )
+        for pk, name, created_at in campaign_rows:
             if pk not in campaigns:
                 campaigns[pk] = Campaign(id=pk, name=name, created_at=_datetime_from_json(created_at))
             payload_lead.campaigns.append(campaigns[pk])
-        for pk, name in lead.payload_lists:
+        for pk, name in list_rows:
             if pk not in lists:
                 lists[pk] = List(id=pk, name=name)
             payload_lead.lists.append(lists[pk])
         payload_lead.campaigns.sort(key=lambda item: (item.name, item.pk))
         payload_lead.lists.sort(key=lambda item: (item.name, item.pk))
-        for row in lead.payload_thread:
-            values = dict(zip(_THREAD_COLUMNS, row, strict=True))
+        for values in thread_rows:
+            values = dict(zip(_THREAD_COLUMNS, values, strict=True))
             campaign_id, campaign_name = values.pop("campaign_id"), values.pop("campaign__name")
             values["date"] = _datetime_from_json(values["date"])
             campaign = None
@@ -123,7 +137,6 @@ def leads_for_payload(lead_ids):
                 campaign = campaigns.get(campaign_id) or Campaign(id=campaign_id, name=campaign_name)
             payload_lead.messages.append(Message(lead_id=lead.pk, campaign=campaign, **values))
         payload_lead.messages.sort(key=lambda message: (message.date, message.pk))
-        del lead.payload_campaigns, lead.payload_lists, lead.payload_thread, lead.payload_custom_field_keys
     return loaded
 
 
@@ -213,7 +226,7 @@ def lead_status_payload_build(*, event, lead):
         "previous_lead_status": event.previous_status,
         "lead_name": lead.display_name,
         "lead_email_address": lead.email or None,
-        "workspace_name": lead.workspace.name,
+        "workspace_name": payload_lead.workspace_name,
         "campaign_name": _campaign_name(payload_lead, event.campaign),
         "customFields": custom_fields_entries(payload_lead, payload_lead.custom_field_keys),
         "messages": [message.as_thread_entry() for message in payload_lead.messages],
