@@ -176,10 +176,13 @@ def _deliveries_insert(deliveries):
     more than the database's insert."""
     if connection.vendor != "postgresql":
         return [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
-    columns = [
-        [field.get_db_prep_save(field.pre_save(delivery, True), connection) for delivery in deliveries]
-        for field in _DELIVERY_FIELDS
-    ]
+    columns = []
+    for column in _DELIVERY_FIELDS:
+        values = [column.pre_save(delivery, True) for delivery in deliveries]
+        if all(value == values[0] for value in values):  # converted once: the same on every row
+            columns.append([column.get_db_prep_save(values[0], connection)] * len(values))
+        else:
+            columns.append([column.get_db_prep_save(value, connection) for value in values])
     payload_column = next(i for i, field in enumerate(_DELIVERY_FIELDS) if field.name == "payload")
     numbers, payloads, payload_numbers = {}, [], []
     for delivery, payload in zip(deliveries, columns[payload_column], strict=True):
