@@ -10,6 +10,20 @@ class _JSONArray(Func):
     function = "JSON_ARRAY"
     output_field = JSONField()
 
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # A JSON column is text to SQLite: JSON() keeps it a JSON value inside the array, as
+        # PostgreSQL's jsonb column is.
+        embedded = self.copy()
+        embedded.set_source_expressions(
+            [
+                Func(expression, function="JSON", output_field=JSONField())
+                if isinstance(expression.output_field, JSONField)
+                else expression
+                for expression in self.get_source_expressions()
+            ]
+        )
+        return embedded.as_sql(compiler, connection, **extra_context)
+
     def as_postgresql(self, compiler, connection, **extra_context):
         return self.as_sql(compiler, connection, function="JSONB_BUILD_ARRAY", **extra_context)
 
