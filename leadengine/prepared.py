@@ -5,6 +5,7 @@ answering a small indexed query (profiled on a status change with matching webho
 of its time was ORM work, ~25 % waiting for PostgreSQL). A `PreparedQuery` keeps the SQL, the
 column converters and the position of its one varying parameter (`ids`, a list of ids sent
 as ONE parameter, so the SQL text never depends on how many there are) and only executes.
+Only for queries whose text depends on nothing but the model: the parameters are the lists.
 """
 
 import json
@@ -13,13 +14,17 @@ from django.db import connections
 from django.db.models import BooleanField, F, Func
 
 
-class _Ids:
-    """Marks the varying parameter in the compiled query."""
+class _Param:
+    """Marks a varying parameter (a list) in the compiled query: `PreparedQuery.param(n)`."""
+
+    def __init__(self, index):
+        self.index = index
 
 
 class IdsIn(Func):
-    """`field IN (ids)` with the ids as ONE parameter: `= ANY(array)` on PostgreSQL,
-    `IN (SELECT value FROM json_each(text))` on SQLite. `ids` is a list, or `PreparedQuery.IDS`."""
+    """`field IN (ids)` with the ids (or any values) as ONE parameter: `= ANY(array)` on
+    PostgreSQL, `IN (SELECT value FROM json_each(text))` on SQLite. `ids` is a list, or a
+    `PreparedQuery.param(n)`."""
 
     output_field = BooleanField()
 
@@ -29,20 +34,28 @@ class IdsIn(Func):
 
     def as_sql(self, compiler, connection, **extra_context):
         column, params = compiler.compile(self.source_expressions[0])
+        value = self.ids if isinstance(self.ids, _Param) else _list_param(connection, self.ids)
         if connection.vendor == "postgresql":
-            return f"{column} = ANY(%s)", (
-                *params,
-                self.ids if self.ids is PreparedQuery.IDS else list(self.ids),
-            )
-        value = self.ids if self.ids is PreparedQuery.IDS else json.dumps(list(self.ids))
+            return f"{column} = ANY(%s)", (*params, value)
         return f"{column} IN (SELECT value FROM json_each(%s))", (*params, value)
 
 
-class PreparedQuery:
-    """`build()` returns a `values_list` queryset filtered with `IdsIn(…, PreparedQuery.IDS)`;
-    `rows(ids)` runs it with those ids: lists of converted values, as `values_list` gives."""
+def _list_param(connection, values):
+    """A list as one parameter: an array for PostgreSQL, JSON text for SQLite's json_each."""
+    return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
 
-    IDS = _Ids()
+
+class PreparedQuery:
+    """`build()` returns a `values_list` queryset filtered with `IdsIn(…, PreparedQuery.param(0))`
+    (and `param(1)`, …); `rows(ids, …)` runs it with those lists in their places: lists of
+    converted values, as `values_list` gives."""
+
+    _PARAMS = tuple(_Param(index) for index in range(4))
+    IDS = _PARAMS[0]
+
+    @classmethod
+    def param(cls, index):
+        return cls._PARAMS[index]
 
     def __init__(self, build):
         self._build = build
@@ -53,15 +66,19 @@ class PreparedQuery:
         compiler = queryset.query.get_compiler(using)
         sql, params = compiler.as_sql()
         fields = [select[0] for select in compiler.select[: compiler.col_count]]
-        compiled = (sql, list(params), params.index(self.IDS), compiler, compiler.get_converters(fields))
+        places = [
+            (position, param.index) for position, param in enumerate(params) if isinstance(param, _Param)
+        ]
+        compiled = (sql, list(params), places, compiler, compiler.get_converters(fields))
         self._compiled[using] = compiled
         return compiled
 
-    def rows(self, ids, using="default"):
+    def rows(self, *lists, using="default"):
         connection = connections[using]
-        sql, params, position, compiler, converters = self._compiled.get(using) or self._compile(using)
+        sql, params, places, compiler, converters = self._compiled.get(using) or self._compile(using)
         params = params.copy()
-        params[position] = list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
+        for position, index in places:
+            params[position] = _list_param(connection, lists[index])
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
