@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from leadengine.expressions import JSONRows
 from leadengine.models import Workspace
-from leadengine.prepared import IdsIn, PreparedQuery
+from leadengine.prepared import IdsIn, PreparedQuery, instance_insert
 from leads.coercion import CoercionError, coerce_custom, coerce_default
 from leads.models import CustomField, Lead, List
 from leads.services import (
@@ -507,22 +507,24 @@ def inbound_request_log(
     try:
         stored = body[: InboundRequest.BODY_LIMIT] if body is not None else b""
         with transaction.atomic():
-            return InboundRequest.objects.create(
-                webhook=webhook,
-                workspace_id=webhook.workspace_id if webhook else None,
-                public_id=_loggable_text(public_id)[:200],
-                api_key=api_key,
-                api_key_prefix=api_key.prefix if api_key else _loggable_text(presented_prefix)[:32],
-                status_code=status_code,
-                response=_loggable_json(response),
-                content_type=_loggable_text(content_type)[:200],
-                body=_loggable_text(stored.decode("utf-8", errors="replace")),
-                body_size=body_size,
-                body_truncated=body is None or len(body) > InboundRequest.BODY_LIMIT,
-                missing_paths=_loggable_json(list(missing_paths)[:200]),
-                unmapped_keys=_loggable_json(list(unmapped_keys)[:200]),
-                warnings=_loggable_json(list(warnings)[:1000]),
-                remote_addr=remote_addr or None,
+            return instance_insert(
+                InboundRequest(
+                    webhook=webhook,
+                    workspace_id=webhook.workspace_id if webhook else None,
+                    public_id=_loggable_text(public_id)[:200],
+                    api_key=api_key,
+                    api_key_prefix=api_key.prefix if api_key else _loggable_text(presented_prefix)[:32],
+                    status_code=status_code,
+                    response=_loggable_json(response),
+                    content_type=_loggable_text(content_type)[:200],
+                    body=_loggable_text(stored.decode("utf-8", errors="replace")),
+                    body_size=body_size,
+                    body_truncated=body is None or len(body) > InboundRequest.BODY_LIMIT,
+                    missing_paths=_loggable_json(list(missing_paths)[:200]),
+                    unmapped_keys=_loggable_json(list(unmapped_keys)[:200]),
+                    warnings=_loggable_json(list(warnings)[:1000]),
+                    remote_addr=remote_addr or None,
+                )
             )
     except Exception:
         if connection.in_atomic_block and (connection.closed_in_transaction or connection.needs_rollback):
