@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from leadengine.prepared import IdsIn, PreparedQuery
+from leadengine.prepared import IdsIn, PreparedQuery, instance_insert
 
 from .catalogue import DEFAULT_FIELDS_BY_KEY
 from .events import LeadStatusChanged, lead_status_changed, lead_statuses_changed
@@ -348,8 +348,10 @@ _NOT_REWRITTEN = {
 def _leads_write(leads):
     new = [lead for lead in leads if lead.pk is None]
     stored = [lead for lead in leads if lead.pk is not None]
-    if new:
-        Lead.objects.bulk_create(new)
+    if len(new) == 1 and not new[0].lead_status:
+        instance_insert(new[0])  # a single post's new lead: no per-call query compilation
+    elif new:
+        Lead.objects.bulk_create(new)  # refuses a status set here (it has its own service)
     if stored:
         fields = [field.name for field in Lead._meta.concrete_fields if field.name not in _NOT_REWRITTEN]
         Lead.objects.bulk_create(stored, update_conflicts=True, unique_fields=["id"], update_fields=fields)
