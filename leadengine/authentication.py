@@ -15,6 +15,7 @@ import re
 from rest_framework import authentication, exceptions
 
 from .models import ApiKey
+from .prepared import IdsIn, PreparedQuery
 
 # Compared against when no row matches, so an unknown prefix costs the same hash + compare.
 _DUMMY_HASH = ApiKey.hash_key("le_live_dummy_dummy")
@@ -86,10 +87,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         not found at all: refused like an unknown key (same message and cost), before its
         revocation is revealed or its use recorded."""
         prefix = ApiKey.split_prefix(raw_key)
-        keys = ApiKey.objects.filter(prefix=prefix)
-        if workspace_id is not None:
-            keys = keys.filter(workspace_id=workspace_id)
-        api_key = keys.first() if prefix else None
+        api_key = _api_key_find(prefix, workspace_id) if prefix else None
         if api_key is None:
             ApiKey(key_hash=_DUMMY_HASH).matches(raw_key)
             raise exceptions.AuthenticationFailed("Invalid API key.")
@@ -102,3 +100,33 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="{self.www_authenticate_realm}"'
+
+
+_API_KEY_COLUMNS = [field.attname for field in ApiKey._meta.concrete_fields]
+# The lookup of every authenticated request (REST API and inbound posts), compiled once per
+# process: with and without the workspace the key must belong to.
+_api_keys_by_prefix = PreparedQuery(
+    lambda: (
+        ApiKey.objects.filter(IdsIn("prefix", PreparedQuery.param(0)))
+        .order_by("pk")
+        .values_list(*_API_KEY_COLUMNS)[:1]
+    )
+)
+_api_keys_by_prefix_in_workspace = PreparedQuery(
+    lambda: (
+        ApiKey.objects.filter(
+            IdsIn("prefix", PreparedQuery.param(0)), IdsIn("workspace_id", PreparedQuery.param(1))
+        )
+        .order_by("pk")
+        .values_list(*_API_KEY_COLUMNS)[:1]
+    )
+)
+
+
+def _api_key_find(prefix, workspace_id):
+    """The first key with this prefix (of this workspace when one is given), or None."""
+    if workspace_id is None:
+        rows = _api_keys_by_prefix.rows([prefix])
+    else:
+        rows = _api_keys_by_prefix_in_workspace.rows([prefix], [workspace_id])
+    return ApiKey.from_db("default", _API_KEY_COLUMNS, rows[0]) if rows else None

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from leadengine.prepared import IdsIn, PreparedQuery, instance_insert
+
 from .catalogue import DEFAULT_FIELDS_BY_KEY
 from .events import LeadStatusChanged, lead_status_changed, lead_statuses_changed
 from .metrics import LEAD_UPSERT_DURATION
@@ -275,20 +277,45 @@ def _leads_upsert(*, workspace, dedupe_field, records, target_list=None, actor=N
 
 def _leads_by_dedupe_value(workspace, dedupe_field, dedupe_values):
     """The workspace's leads matching the dedupe values, locked in id order (the oldest wins
-    a value shared by several leads, as in `leads_matching`)."""
+    a value shared by several leads, as in `leads_matching`). On a default field: one query
+    compiled once per process and field (every single inbound post runs it)."""
     wanted = {value for value in dedupe_values if value not in (None, "", [])}
     if not wanted:
         return {}
     custom = dedupe_field not in DEFAULT_FIELDS_BY_KEY
-    lookup = f"custom_fields__{dedupe_field}__in" if custom else f"{dedupe_field}__in"
-    rows = (
-        Lead.objects.filter(workspace=workspace, **{lookup: list(wanted)}).order_by("id").select_for_update()
-    )
+    if custom:
+        rows = (
+            Lead.objects.filter(workspace=workspace, **{f"custom_fields__{dedupe_field}__in": list(wanted)})
+            .order_by("id")
+            .select_for_update()
+        )
+    else:
+        query = _dedupe_queries.get(dedupe_field) or _dedupe_queries.setdefault(
+            dedupe_field, PreparedQuery(lambda: _dedupe_query(dedupe_field))
+        )
+        rows = (
+            Lead.from_db("default", _LEAD_COLUMNS, row) for row in query.rows([workspace.pk], list(wanted))
+        )
     found = {}
     for lead in rows:
         value = lead.custom_fields.get(dedupe_field) if custom else getattr(lead, dedupe_field)
         found.setdefault(value, lead)
     return found
+
+
+_LEAD_COLUMNS = [field.attname for field in Lead._meta.concrete_fields]
+_dedupe_queries = {}  # default dedupe field -> PreparedQuery
+
+
+def _dedupe_query(dedupe_field):
+    return (
+        Lead.objects.filter(
+            IdsIn("workspace_id", PreparedQuery.param(0)), IdsIn(dedupe_field, PreparedQuery.param(1))
+        )
+        .order_by("id")
+        .select_for_update()
+        .values_list(*_LEAD_COLUMNS)
+    )
 
 
 def _business_email_owners(workspace, dedupe_field, records, leads_by_value):
@@ -321,8 +348,10 @@ _NOT_REWRITTEN = {
 def _leads_write(leads):
     new = [lead for lead in leads if lead.pk is None]
     stored = [lead for lead in leads if lead.pk is not None]
-    if new:
-        Lead.objects.bulk_create(new)
+    if len(new) == 1 and not new[0].lead_status:
+        instance_insert(new[0])  # a single post's new lead: no per-call query compilation
+    elif new:
+        Lead.objects.bulk_create(new)  # refuses a status set here (it has its own service)
     if stored:
         fields = [field.name for field in Lead._meta.concrete_fields if field.name not in _NOT_REWRITTEN]
         Lead.objects.bulk_create(stored, update_conflicts=True, unique_fields=["id"], update_fields=fields)

@@ -93,7 +93,7 @@ def test_bulk_change_uses_the_same_number_of_queries_for_2_and_40_leads(workspac
 
 @pytest.mark.production_services
 def test_a_bulk_change_of_150_leads_stores_each_payload_as_a_single_change_would(workspace):
-    # 150 deliveries take PostgreSQL's one-statement unnest() insert
+    # 150 deliveries in one PostgreSQL unnest() insert (every insert there takes it)
     CustomFieldFactory(workspace=workspace, key="score", type="number")
     webhook = make_webhook(workspace, "https://example.com/all")
     leads = leads_with_threads(workspace, 150, ListFactory(workspace=workspace))

@@ -51,7 +51,9 @@ def test_building_and_dispatching_deliveries_uses_a_constant_number_of_queries(w
     small = queries_for_one_change(workspace, webhooks=1, messages=1, custom_fields=1)
     large = queries_for_one_change(workspace, webhooks=10, messages=30, custom_fields=20)
     assert small == large, (small, large)
-    assert large <= 14
+    # Lock, UPDATE, webhooks with filters, the lead's whole snapshot, INSERT, + 2 savepoints
+    # and their releases (the test's transaction and the service's): was 14 before issue #12.
+    assert large <= 9
 
 
 def queries_to_claim_and_record(*, webhooks, leads):

@@ -29,7 +29,13 @@ from .body import parse_body
 from .errors import InboundError
 from .models import InboundWebhook, SenderAuthMode
 from .sender_auth import BearerKeyAuth
-from .services import inbound_request_log, records_process, records_warnings, webhook_capture_sample
+from .services import (
+    active_webhook_load,
+    inbound_request_log,
+    records_process,
+    records_warnings,
+    webhook_capture_sample,
+)
 
 logger = logging.getLogger(__name__)
 # A stable message (the metrics can count it): the cache was down and a request was let through.
@@ -99,11 +105,7 @@ def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=
 def active_webhook(public_id, url_token=""):
     """The active webhook a URL names, or a 404. A token URL names only a URL-token webhook:
     any other webhook has no such URL."""
-    webhook = (
-        InboundWebhook.objects.select_related("workspace", "target_list")
-        .filter(public_id=public_id, is_active=True)
-        .first()
-    )
+    webhook = active_webhook_load(public_id)
     if webhook is None or (url_token and webhook.auth_mode != SenderAuthMode.URL_TOKEN):
         raise InboundError(404, "webhook_not_found", "No active webhook with this id.")
     return webhook

@@ -9,10 +9,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import DataError, IntegrityError, OperationalError, connection, transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
+from leadengine.expressions import JSONRows
+from leadengine.models import Workspace
+from leadengine.prepared import IdsIn, PreparedQuery, instance_insert
 from leads.coercion import CoercionError, coerce_custom, coerce_default
-from leads.models import Lead
+from leads.models import CustomField, Lead, List
 from leads.services import (
     LeadUpsertConflict,
     LeadUpsertError,
@@ -69,24 +73,107 @@ class MappingContext:
 
     @classmethod
     def load(cls, webhook):
-        mappings = [row.as_row() for row in webhook.mappings.all()]
-        custom_fields = webhook.custom_fields()
-        # Rows saved before a rule existed, or whose custom field was deleted since, are
-        # judged by the same rule as the admin and the API.
-        row_errors = mapping_errors(
-            rows=mappings, custom_field_keys={custom.key for custom in custom_fields}
-        )["rows"]
-        refused = {
-            row.field: " ".join(message for messages in errors.values() for message in messages)
-            for row, errors in zip(mappings, row_errors, strict=True)
-            if errors
-        }
-        return cls(
-            webhook=webhook,
-            mappings=mappings,
-            field_types=webhook.field_types(custom_fields),
-            refused_rows=refused,
+        """The webhook's context: from the mapping rows and custom fields `active_webhook_load`
+        read with the webhook, else from two queries. What is built from them (rows, types,
+        the rule's refusals) is kept per process, keyed by their content: an edited mapping
+        or custom field is a new key, so a kept context is never stale."""
+        loaded = getattr(webhook, "loaded_mapping", None)
+        if loaded is None:
+            loaded = (
+                [
+                    (row.pk, row.field, row.source_path, row.combine, row.transforms, row.clear_when_empty)
+                    for row in webhook.mappings.all()
+                ],
+                [(custom.key, custom.type) for custom in webhook.custom_fields()],
+            )
+        key = json.dumps(loaded)
+        built = _mapping_contexts.get(key)
+        if built is None:
+            if len(_mapping_contexts) >= _MAPPING_CONTEXTS_KEPT:
+                _mapping_contexts.clear()
+            built = _mapping_contexts[key] = _mapping_context_build(webhook, *loaded)
+        return cls(webhook, *built)
+
+
+# Built mapping contexts by content (see MappingContext.load); a few per webhook in use.
+_mapping_contexts = {}
+_MAPPING_CONTEXTS_KEPT = 256
+
+
+def _mapping_context_build(webhook, mapping_rows, custom_fields):
+    mappings = [
+        mapping.MappingRow(
+            field=field_key,
+            source_path=source_path,
+            combine=combine,
+            transforms=transforms,
+            clear_when_empty=clear_when_empty,
         )
+        for _pk, field_key, source_path, combine, transforms, clear_when_empty in sorted(mapping_rows)
+    ]
+    custom_fields = [CustomField(key=key, type=type_) for key, type_ in sorted(custom_fields)]
+    # Rows saved before a rule existed, or whose custom field was deleted since, are
+    # judged by the same rule as the admin and the API.
+    row_errors = mapping_errors(rows=mappings, custom_field_keys={custom.key for custom in custom_fields})[
+        "rows"
+    ]
+    refused = {
+        row.field: " ".join(message for messages in errors.values() for message in messages)
+        for row, errors in zip(mappings, row_errors, strict=True)
+        if errors
+    }
+    return mappings, webhook.field_types(custom_fields), refused
+
+
+_WEBHOOK_COLUMNS = [field.attname for field in InboundWebhook._meta.concrete_fields]
+_WORKSPACE_COLUMNS = [field.attname for field in Workspace._meta.concrete_fields]
+_LIST_COLUMNS = [field.attname for field in List._meta.concrete_fields]
+
+
+def _active_webhook_query():
+    """The webhook with its workspace and target list, and as JSON columns its mapping rows
+    and its workspace's custom fields: everything a post needs before authenticating."""
+    return InboundWebhook.objects.filter(IdsIn("public_id", PreparedQuery.IDS), is_active=True).values_list(
+        *_WEBHOOK_COLUMNS,
+        *[f"workspace__{column}" for column in _WORKSPACE_COLUMNS],
+        *[f"target_list__{column}" for column in _LIST_COLUMNS],
+        JSONRows(
+            FieldMapping.objects.filter(webhook_id=OuterRef("pk")),
+            "id",
+            "field",
+            "source_path",
+            "combine",
+            "transforms",
+            "clear_when_empty",
+        ),
+        JSONRows(CustomField.objects.filter(workspace_id=OuterRef("workspace_id")), "key", "type"),
+    )
+
+
+_active_webhook = PreparedQuery(_active_webhook_query)
+
+
+def active_webhook_load(public_id):
+    """The active webhook with this public id (its workspace and target list loaded, and its
+    mapping for `MappingContext.load`), or None: ONE query, compiled once per process."""
+    rows = _active_webhook.rows([public_id])
+    if not rows:
+        return None
+    row = iter(rows[0])
+
+    def take(columns):
+        return [next(row) for _column in columns]
+
+    webhook = InboundWebhook.from_db("default", _WEBHOOK_COLUMNS, take(_WEBHOOK_COLUMNS))
+    workspace = Workspace.from_db("default", _WORKSPACE_COLUMNS, take(_WORKSPACE_COLUMNS))
+    target_list = take(_LIST_COLUMNS)
+    InboundWebhook.workspace.field.set_cached_value(webhook, workspace)
+    InboundWebhook.target_list.field.set_cached_value(
+        webhook, List.from_db("default", _LIST_COLUMNS, target_list) if webhook.target_list_id else None
+    )
+    mapping_rows, custom_fields = next(row), next(row)
+    webhook.loaded_mapping = ([tuple(values) for values in mapping_rows], [tuple(v) for v in custom_fields])
+    return webhook
 
 
 def record_prepare(*, context, document):
@@ -420,22 +507,24 @@ def inbound_request_log(
     try:
         stored = body[: InboundRequest.BODY_LIMIT] if body is not None else b""
         with transaction.atomic():
-            return InboundRequest.objects.create(
-                webhook=webhook,
-                workspace_id=webhook.workspace_id if webhook else None,
-                public_id=_loggable_text(public_id)[:200],
-                api_key=api_key,
-                api_key_prefix=api_key.prefix if api_key else _loggable_text(presented_prefix)[:32],
-                status_code=status_code,
-                response=_loggable_json(response),
-                content_type=_loggable_text(content_type)[:200],
-                body=_loggable_text(stored.decode("utf-8", errors="replace")),
-                body_size=body_size,
-                body_truncated=body is None or len(body) > InboundRequest.BODY_LIMIT,
-                missing_paths=_loggable_json(list(missing_paths)[:200]),
-                unmapped_keys=_loggable_json(list(unmapped_keys)[:200]),
-                warnings=_loggable_json(list(warnings)[:1000]),
-                remote_addr=remote_addr or None,
+            return instance_insert(
+                InboundRequest(
+                    webhook=webhook,
+                    workspace_id=webhook.workspace_id if webhook else None,
+                    public_id=_loggable_text(public_id)[:200],
+                    api_key=api_key,
+                    api_key_prefix=api_key.prefix if api_key else _loggable_text(presented_prefix)[:32],
+                    status_code=status_code,
+                    response=_loggable_json(response),
+                    content_type=_loggable_text(content_type)[:200],
+                    body=_loggable_text(stored.decode("utf-8", errors="replace")),
+                    body_size=body_size,
+                    body_truncated=body is None or len(body) > InboundRequest.BODY_LIMIT,
+                    missing_paths=_loggable_json(list(missing_paths)[:200]),
+                    unmapped_keys=_loggable_json(list(unmapped_keys)[:200]),
+                    warnings=_loggable_json(list(warnings)[:1000]),
+                    remote_addr=remote_addr or None,
+                )
             )
     except Exception:
         if connection.in_atomic_block and (connection.closed_in_transaction or connection.needs_rollback):

@@ -5,21 +5,20 @@ Delivery state lives in the database; Celery is only the doorbell. If the broker
 doorbell, the sweeper (`tasks.deliver_due_webhooks`) finds the committed rows.
 """
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Value
+from django.db.models import OuterRef
 from django.utils import timezone
 
+from leadengine.expressions import JSONRows
+from leadengine.prepared import IdsIn, PreparedQuery
+
 from .models import Delivery, OutboundWebhook
-from .payload import (
-    custom_field_keys_by_workspace,
-    lead_status_payload_build,
-    leads_for_payload,
-    payload_serialize,
-)
+from .payload import lead_status_payload_build, leads_for_payload, payload_serialize
 
 logger = logging.getLogger(__name__)
 
@@ -49,29 +48,46 @@ class _StatusWebhook:
         return True
 
 
-def _status_webhooks_by_workspace(workspace_ids):
-    """Active status-trigger webhooks of the workspaces with their filters: 2 queries (1 when
-    there is none, the common case: no lead or thread is loaded then)."""
-    webhooks = list(
+# What matching reads (`_StatusWebhook.accepts`) and a delivery row needs: the rest (the
+# encrypted secrets above all, decrypted on load) stays unloaded.
+_WEBHOOK_COLUMNS = ["id", "workspace_id", "statuses"]
+
+
+def _status_webhooks_query():
+    return (
         OutboundWebhook.objects.filter(
-            workspace_id__in=list(workspace_ids),
+            IdsIn("workspace_id", PreparedQuery.IDS),
             is_active=True,
             trigger=OutboundWebhook.Trigger.LEAD_STATUS_UPDATED,
-        ).order_by("id")
+        )
+        .order_by("id")
+        .values_list(
+            *_WEBHOOK_COLUMNS,
+            JSONRows(
+                OutboundWebhook.lists.through.objects.filter(outboundwebhook_id=OuterRef("pk")), "list_id"
+            ),
+            JSONRows(
+                OutboundWebhook.campaigns.through.objects.filter(outboundwebhook_id=OuterRef("pk")),
+                "campaign_id",
+            ),
+        )
     )
-    if not webhooks:
-        return {}
-    by_id = {webhook.pk: _StatusWebhook(webhook) for webhook in webhooks}
-    lists = OutboundWebhook.lists.through.objects.filter(outboundwebhook_id__in=list(by_id))
-    campaigns = OutboundWebhook.campaigns.through.objects.filter(outboundwebhook_id__in=list(by_id))
-    filters = lists.values_list("outboundwebhook_id", "list_id", Value("list")).union(
-        campaigns.values_list("outboundwebhook_id", "campaign_id", Value("campaign")), all=True
-    )
-    for webhook_id, related_id, kind in filters:
-        (by_id[webhook_id].list_ids if kind == "list" else by_id[webhook_id].campaign_ids).add(related_id)
+
+
+_status_webhooks = PreparedQuery(_status_webhooks_query)
+
+
+def _status_webhooks_by_workspace(workspace_ids):
+    """Active status-trigger webhooks of the workspaces with their filters: ONE query (the
+    filters' ids ride along as JSON columns), compiled once per process. It is also the whole
+    cost of a change in a workspace without one (the common case: no lead is loaded then)."""
     by_workspace = {}
-    for status_webhook in by_id.values():
-        by_workspace.setdefault(status_webhook.webhook.workspace_id, []).append(status_webhook)
+    width = len(_WEBHOOK_COLUMNS)
+    for row in _status_webhooks.rows(workspace_ids):
+        webhook = OutboundWebhook.from_db("default", _WEBHOOK_COLUMNS, row[:width])
+        list_ids, campaign_ids = row[width:]
+        status_webhook = _StatusWebhook(webhook, list_ids=set(list_ids), campaign_ids=set(campaign_ids))
+        by_workspace.setdefault(webhook.workspace_id, []).append(status_webhook)
     return by_workspace
 
 
@@ -83,8 +99,8 @@ def deliveries_create_for_event(*, event):
 def deliveries_create_for_events(*, events):
     """One pending Delivery per (event, matching webhook), in the caller's transaction, in a
     constant number of queries for any number of events (a bulk status change of 10,000
-    leads): webhooks and their filters, the leads with their relations and threads, the
-    workspaces' custom field keys, one INSERT. Each event's payload is serialized once and
+    leads): webhooks with their filters (one), the leads with their relations, threads and
+    custom field keys (one), one INSERT. Each event's payload is serialized once and
     its bytes shared by its deliveries; a single change goes through the same code, so both
     produce the same bytes. Returns the ids; one doorbell rings for them after commit."""
     webhooks = _status_webhooks_by_workspace({event.lead.workspace_id for event in events})
@@ -92,7 +108,6 @@ def deliveries_create_for_events(*, events):
     if not events:
         return []  # most workspaces, most changes: skip loading the leads and their threads
     leads = leads_for_payload(event.lead.pk for event in events)
-    custom_field_keys = custom_field_keys_by_workspace(webhooks)
     now = timezone.now()
     deliveries = []
     for event in events:
@@ -105,13 +120,10 @@ def deliveries_create_for_events(*, events):
         ]
         if not matching:
             continue
-        payload = lead_status_payload_build(
-            event=event, lead=lead, custom_field_keys=custom_field_keys[workspace_id]
-        )
-        body = payload_serialize(payload)
+        body = payload_serialize(lead_status_payload_build(event=event, lead=lead))
         deliveries += [
             Delivery(
-                webhook=webhook,
+                webhook_id=webhook.pk,
                 event_id=str(event.event_id),
                 lead=lead.lead,
                 payload=body,
@@ -127,23 +139,71 @@ def deliveries_create_for_events(*, events):
     return ids
 
 
+_DELIVERY_FIELDS = [field for field in Delivery._meta.concrete_fields if not field.primary_key]
+
+
+@functools.cache
+def _deliveries_insert_statement(constant, payload_column):
+    """`INSERT … SELECT … FROM unnest(<one array per varying column>)`: a column whose value is
+    the same on every row (`constant`) is sent once, the payloads as one array of the distinct
+    ones, each row naming its payload by number. Cached per shape of the columns."""
+    quote = connection.ops.quote_name
+    selected, arrays = [], []
+    for index, (column, is_constant) in enumerate(zip(_DELIVERY_FIELDS, constant, strict=True)):
+        db_type = column.db_type(connection)
+        if index == payload_column:
+            selected.append(f"(%s::{db_type}[])[rows.payload_number]")
+        elif is_constant:
+            selected.append(f"%s::{db_type}")
+        else:
+            selected.append(f"rows.c{index}")
+            arrays.append((f"%s::{db_type}[]", f"c{index}"))
+    arrays.append(("%s::integer[]", "payload_number"))
+    columns = ", ".join(quote(column.column) for column in _DELIVERY_FIELDS)
+    return (
+        f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns})"
+        f" SELECT {', '.join(selected)} FROM unnest({', '.join(sql for sql, _name in arrays)})"
+        f" AS rows({', '.join(name for _sql, name in arrays)}) RETURNING id"
+    )
+
+
 def _deliveries_insert(deliveries):
-    """INSERT the deliveries; their ids. On PostgreSQL one statement with ONE parameter per
-    column (`INSERT … SELECT * FROM unnest(arrays)`): a bulk change of 10,000 leads writes
-    10,000 rows, and `bulk_create`'s 16 placeholders a row made psycopg spend seconds
-    splitting the query text alone (profiled: `_split_query`)."""
-    if connection.vendor != "postgresql" or len(deliveries) < 100:
+    """INSERT the deliveries; their ids, in order. On PostgreSQL one statement of a fixed text
+    for any number of rows (`_deliveries_insert_statement`): a bulk change of 10,000 leads
+    writes 10,000 rows, and `bulk_create`'s 16 placeholders a row made psycopg spend seconds
+    splitting the query text alone (profiled: `_split_query`); for the 10 rows of one change
+    (one payload, 10 webhooks), compiling `bulk_create` and quoting the payload 10 times cost
+    more than the database's insert."""
+    if connection.vendor != "postgresql":
         return [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
-    fields = [field for field in Delivery._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-    values = [
-        [field.get_db_prep_save(field.pre_save(delivery, True), connection) for delivery in deliveries]
-        for field in fields
-    ]
-    table = connection.ops.quote_name(Delivery._meta.db_table)
+    columns = []
+    for column in _DELIVERY_FIELDS:
+        values = [column.pre_save(delivery, True) for delivery in deliveries]
+        if all(value == values[0] for value in values):  # converted once: the same on every row
+            columns.append([column.get_db_prep_save(values[0], connection)] * len(values))
+        else:
+            columns.append([column.get_db_prep_save(value, connection) for value in values])
+    payload_column = next(i for i, field in enumerate(_DELIVERY_FIELDS) if field.name == "payload")
+    numbers, payloads, payload_numbers = {}, [], []
+    for delivery, payload in zip(deliveries, columns[payload_column], strict=True):
+        # One event's deliveries share its payload bytes: sent once.
+        if delivery.payload not in numbers:
+            numbers[delivery.payload] = len(payloads) + 1
+            payloads.append(payload)
+        payload_numbers.append(numbers[delivery.payload])
+    constant = tuple(all(value == values[0] for value in values) for values in columns)
+    selected, arrays = [], []
+    for index, values in enumerate(columns):
+        if index == payload_column:
+            selected.append(payloads)
+        elif constant[index]:
+            selected.append(values[0])
+        else:
+            arrays.append(values)
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) RETURNING id", values)
+        cursor.execute(
+            _deliveries_insert_statement(constant, payload_column), [*selected, *arrays, payload_numbers]
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
