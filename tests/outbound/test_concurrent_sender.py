@@ -17,6 +17,7 @@ from leads.models import LeadStatus
 from leads.services import lead_set_status
 from tests.factories import LeadFactory
 from webhooks.outbound import dispatch, sender, tasks
+from webhooks.outbound.http_client import DeliveryResult
 from webhooks.outbound.models import BREAKER_FIRST_PAUSE, BREAKER_THRESHOLD, Delivery, DeliveryAttempt
 from webhooks.outbound.receiver import Answer
 
@@ -227,6 +228,30 @@ def test_a_worker_shutting_down_stops_claiming_and_leaves_due_deliveries_for_the
     assert sender.deliveries_deliver() == 0
     assert receiver.requests == []
     assert set(Delivery.objects.values_list("status", "attempt_count")) == {(Delivery.Status.PENDING, 0)}
+
+
+def test_requests_still_in_flight_when_the_breaker_opened_do_not_lengthen_the_pause(workspace):
+    webhook = make_webhook(workspace, "https://hooks.example.com/slow")
+    change_status(LeadFactory.create_batch(8, workspace=workspace), LeadStatus.OPPORTUNITY)
+    claim = dispatch.deliveries_claim(limit=8)
+    timed_out = DeliveryResult(
+        ok=False,
+        retryable=True,
+        started_at=timezone.now(),
+        duration_ms=1000,
+        request_url=webhook.url,
+        error_class="ReadTimeout",
+    )
+    first, rest = claim.to_send[:5], claim.to_send[5:]
+
+    dispatch.deliveries_record(claim.token, [(delivery, timed_out) for delivery in first])
+    webhook.refresh_from_db()
+    opened = (webhook.consecutive_failures, webhook.paused_until)
+    dispatch.deliveries_record(claim.token, [(delivery, timed_out) for delivery in rest])  # a moment later
+    webhook.refresh_from_db()
+
+    assert opened[0] == BREAKER_THRESHOLD
+    assert (webhook.consecutive_failures, webhook.paused_until) == opened
 
 
 def test_each_failed_probe_doubles_the_pause(workspace, settings):

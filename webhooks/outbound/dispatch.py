@@ -329,11 +329,16 @@ def breakers_record(results, now):
     for webhook_id, count in failed.items():
         if webhook_id in answered:
             continue
-        webhook = OutboundWebhook.objects.filter(pk=webhook_id).only("consecutive_failures").first()
+        webhook = (
+            OutboundWebhook.objects.filter(pk=webhook_id).only("consecutive_failures", "paused_until").first()
+        )
         if webhook is None:
             continue
         # Requests in flight together fail together: they open the breaker once (the first
-        # pause); only failed probes, one at a time, double it.
+        # pause), and those still in flight when it opened change nothing; only failed
+        # probes (sent once a pause is over), one at a time, double it.
+        if webhook.breaker_open and webhook.paused_until and webhook.paused_until > now:
+            continue
         failures = webhook.consecutive_failures + count
         if not webhook.breaker_open:
             failures = min(failures, BREAKER_THRESHOLD)
