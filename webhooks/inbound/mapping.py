@@ -48,12 +48,26 @@ def _split_outside_brackets(text, separator):
 
 def split_path(path):
     """Segments of a path; `/` inside `[...]` is part of its selector (`[field/id=x]`)."""
-    return [segment for segment in _split_outside_brackets(path.strip().strip("/"), "/") if segment != ""]
+    return list(_path_segments(path))
 
 
 def split_sources(source_path):
     """The paths of a row's source: `email | contact/email` → ["email", "contact/email"]."""
-    return [part.strip() for part in _split_outside_brackets(source_path or "", "|") if part.strip()]
+    return list(_source_paths(source_path or ""))
+
+
+# A webhook's few paths are split for every record of every post (40,000 splits a batch of
+# 1,000 with 10 rows: 12 % of its time, profiled): split each distinct text once.
+@functools.lru_cache(maxsize=4096)
+def _path_segments(path):
+    return tuple(
+        segment for segment in _split_outside_brackets(path.strip().strip("/"), "/") if segment != ""
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _source_paths(source_path):
+    return tuple(part.strip() for part in _split_outside_brackets(source_path, "|") if part.strip())
 
 
 def resolve(document, path):
