@@ -9,6 +9,7 @@ leaves. A worker that dies after that leaves the row behind; the next claim clos
 "WorkerLost" (the request may have reached the receiver).
 """
 
+import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class Claim:
 SELECTION_OVERSIZE = 3  # rows selected per row claimed (see `_claim_sql`, "picked")
 
 
+@functools.lru_cache(maxsize=128)
 def _claim_sql(id_count, postgresql):
     """The claim as one statement: which due deliveries go next, fairly, within each
     endpoint's room, and take them. Built from the models' table names; run as SQL because
@@ -228,26 +230,42 @@ def _unsent_result(webhook, message, error_class, now):
     )
 
 
+_ATTEMPT_FROM_CLAIM = ("delivery", "number", "request_url")  # read from the claimed rows
+
+
 def deliveries_start(deliveries, now):
     """Write each attempt's row before the request leaves, in the claim's transaction (which
     counted the attempts): one INSERT … SELECT for the whole group (as SQL: `bulk_create`
-    of the in-progress rows was a third of a claim's Python; RETURNING needs SQLite 3.35+)."""
+    of the in-progress rows was a third of a claim's Python; RETURNING needs SQLite 3.35+).
+    The delivery, its attempt number and URL come from the claimed rows; every other column
+    is the model's own value for a started attempt."""
     if not deliveries:
         return
-    attempt = DeliveryAttempt._meta.db_table
+    started = DeliveryAttempt(started_at=now, in_progress=True)
+    others = [
+        field
+        for field in DeliveryAttempt._meta.concrete_fields
+        if not field.primary_key and field.name not in _ATTEMPT_FROM_CLAIM
+    ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(DeliveryAttempt._meta.get_field(name).column) for name in _ATTEMPT_FROM_CLAIM)
+    columns += "".join(f", {quote(field.column)}" for field in others)
+    request_url = f"SUBSTR(w.url, 1, {DeliveryAttempt._meta.get_field('request_url').max_length})"
     placeholders = ", ".join(["%s"] * len(deliveries))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""INSERT INTO {attempt} (delivery_id, number, started_at, duration_ms, request_url,
-                status_code, response_headers, response_body, error_class, error_message, in_progress)
-            SELECT d.id, d.attempt_count, %s, 0, SUBSTR(w.url, 1, 2000), NULL, '{{}}', '', '', '', %s
+            f"""INSERT INTO {DeliveryAttempt._meta.db_table} ({columns})
+            SELECT d.id, d.attempt_count, {request_url}{", %s" * len(others)}
             FROM {Delivery._meta.db_table} d JOIN {OutboundWebhook._meta.db_table} w ON w.id = d.webhook_id
             WHERE d.id IN ({placeholders}) RETURNING id, delivery_id""",
-            [connection.ops.adapt_datetimefield_value(now), True, *(d.pk for d in deliveries)],
+            [
+                *(field.get_db_prep_save(field.pre_save(started, True), connection) for field in others),
+                *(d.pk for d in deliveries),
+            ],
         )
-        started = dict((delivery_id, pk) for pk, delivery_id in cursor.fetchall())
+        started_ids = {delivery_id: pk for pk, delivery_id in cursor.fetchall()}
     for delivery in deliveries:
-        delivery.started_attempt_id = started[delivery.pk]
+        delivery.started_attempt_id = started_ids[delivery.pk]
 
 
 def deliveries_record(token, results):
@@ -337,7 +355,7 @@ def breakers_record(results, now):
         # Requests in flight together fail together: they open the breaker once (the first
         # pause), and those still in flight when it opened change nothing; only failed
         # probes (sent once a pause is over), one at a time, double it.
-        if webhook.breaker_open and webhook.paused_until and webhook.paused_until > now:
+        if webhook.is_paused(now):
             continue
         failures = webhook.consecutive_failures + count
         if not webhook.breaker_open:

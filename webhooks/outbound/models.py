@@ -267,12 +267,17 @@ class OutboundWebhook(models.Model):
         """Held back after repeated network failures: one probe at a time until one succeeds."""
         return self.consecutive_failures >= BREAKER_THRESHOLD
 
+    def is_paused(self, now):
+        """Held back until its pause ends (then one probe at a time). The claim's SQL says the
+        same in `dispatch._claim_sql` ("room")."""
+        return self.breaker_open and self.paused_until is not None and self.paused_until > now
+
     def breaker_status(self, now=None):
         """What the operator reads on the webhook page and in the API ("" when healthy)."""
         if not self.breaker_open:
             return ""
         now = now or timezone.now()
-        if self.paused_until and self.paused_until > now:
+        if self.is_paused(now):
             return (
                 f"Endpoint failing ({self.consecutive_failures} network failures in a row): "
                 f"paused until {self.paused_until:%Y-%m-%d %H:%M:%S} UTC, then one probe delivery."

@@ -82,6 +82,7 @@ class _Run:
         self.next_renewal_at = time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 4
 
     def claim(self, ids=None):
+        self.harvest([future for future in self.in_flight if future.done()])
         free = self.concurrency - len(self.in_flight)
         now = time.monotonic()
         if _stop_claiming.is_set():
@@ -89,7 +90,6 @@ class _Run:
         if free <= 0 or now >= self.stop_claiming_at or now < self.next_claim_at:
             return None
         limit = min(free, settings.WEBHOOK_DELIVERY_BATCH_SIZE)
-        self.harvest([future for future in self.in_flight if future.done()])
         with transaction.atomic():  # one commit for the outcomes so far and the next claim
             if self.waiting:
                 # Finished requests hold their endpoints' room until recorded: record first,
