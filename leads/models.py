@@ -375,10 +375,12 @@ class Lead(models.Model):
         if spec.type == FieldType.RELATION_LIST:
             # Uses prefetched names when the caller prefetched them.
             return [related.name for related in getattr(self, key).all()]
-        value = getattr(self, key)
-        if spec.type == FieldType.DATETIME:
-            return isoformat_utc(value)
-        return value
+        return self.column_value(spec)
+
+    def column_value(self, spec):
+        """The JSON value of a default field stored in a column (not a relation), by its spec."""
+        value = getattr(self, spec.key)
+        return isoformat_utc(value) if spec.type == FieldType.DATETIME else value
 
 
 class Message(models.Model):

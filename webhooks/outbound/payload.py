@@ -185,11 +185,10 @@ _DEFAULT_FIELDS_IN_PAYLOAD_ORDER = sorted(
 )
 
 
-# (payload key, field key, type) of the default fields in payload order, resolved once: the
-# entries are built for every lead of a bulk change (10,000 a call), so per lead this is a
-# loop over attributes, the rules of `Lead.field_value` inlined.
+# (payload key, spec) of the default fields in payload order, resolved once: the entries are
+# built for every lead of a bulk change (10,000 a call).
 _PAYLOAD_DEFAULT_FIELDS = [
-    (PAYLOAD_KEYS.get(spec.key, spec.key), spec.key, spec.type) for spec in _DEFAULT_FIELDS_IN_PAYLOAD_ORDER
+    (PAYLOAD_KEYS.get(spec.key, spec.key), spec) for spec in _DEFAULT_FIELDS_IN_PAYLOAD_ORDER
 ]
 
 
@@ -197,14 +196,12 @@ def custom_fields_entries(payload_lead, custom_field_keys):
     """`customFields` as the article shows it: see "Payload" in webhooks/outbound/README.md."""
     lead = payload_lead.lead
     entries = []
-    for payload_key, key, type_ in _PAYLOAD_DEFAULT_FIELDS:
-        if type_ == FieldType.RELATION_LIST:  # loaded with the lead: names, in name order
-            value = [related.name for related in getattr(payload_lead, key)]
+    for payload_key, spec in _PAYLOAD_DEFAULT_FIELDS:
+        if spec.type == FieldType.RELATION_LIST:  # loaded with the lead: names, in name order
+            value = [related.name for related in getattr(payload_lead, spec.key)]
         else:
-            value = getattr(lead, key)
-            if type_ == FieldType.DATETIME:
-                value = isoformat_utc(value)
-            elif type_ == FieldType.INTEGER and value == 0:
+            value = lead.column_value(spec)
+            if spec.type == FieldType.INTEGER and value == 0:
                 # Counters start at 0 on every lead: 0 there means "nothing counted", like an
                 # empty field. A custom field's 0 is a value the workspace set, so it is sent.
                 continue
