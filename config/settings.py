@@ -211,6 +211,9 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 PORT = env_int("PORT", 8000, minimum=1)
 WEBHOOKS_BASE_URL = env.str("WEBHOOKS_BASE_URL", default=f"http://127.0.0.1:{PORT}/webhooks").rstrip("/")
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# Certificates of https:// destinations are checked against this CA bundle (a file path);
+# empty: certifi's bundle. For a private CA in front of internal receivers.
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
 # Private/loopback destinations are refused unless this is on (the embedded dev default).
 WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = env_bool("WEBHOOK_ALLOW_PRIVATE_DESTINATIONS", DEBUG)
 INBOUND_RATE_LIMIT_PER_MINUTE = env_int("INBOUND_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
