@@ -78,6 +78,7 @@ class _Run:
         self.waiting = 0
         self.finished = 0
         self.next_claim_at = 0.0
+        self.last_claim_at = 0.0
         self.last_record_at = time.monotonic()
         self.next_renewal_at = time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 4
 
@@ -103,6 +104,7 @@ class _Run:
                 _post, webhook.url, bytes(delivery.payload), delivery.event_id, webhook.signing_secrets()
             )
             self.in_flight[future] = (claim.token, delivery)
+        self.last_claim_at = now
         self.next_claim_at = now + (BUSY_CLAIM_INTERVAL if len(claim) else IDLE_CLAIM_INTERVAL)
         return len(claim)
 
@@ -120,7 +122,11 @@ class _Run:
             self.next_renewal_at = now + settings.WEBHOOK_LEASE_SECONDS / 4
 
     def harvest(self, done):
-        """Move finished requests to the outcomes waiting to be recorded."""
+        """Move finished requests to the outcomes waiting to be recorded. Each frees a slot and
+        its endpoint's room, so a claim that found nothing (all room taken) is tried again
+        soon, not an idle interval later."""
+        if done:
+            self.next_claim_at = min(self.next_claim_at, self.last_claim_at + BUSY_CLAIM_INTERVAL)
         for future in done:
             token, delivery = self.in_flight.pop(future)
             self.outcomes[token].append((delivery, future.result()))
