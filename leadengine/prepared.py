@@ -117,3 +117,68 @@ def instance_insert(instance, using="default"):
     instance._state.adding = False
     instance._state.db = using
     return instance
+
+
+_TEXT_FIELDS = ("CharField", "TextField", "EmailField", "URLField", "SlugField")
+
+
+@functools.cache
+def _rows_insert_statement(model, update_fields):
+    """`INSERT … SELECT … FROM json_to_recordset(%s)` for every column but the id (with the
+    id too when rewriting stored rows: ON CONFLICT (id) DO UPDATE the `update_fields`)."""
+    connection = connections["default"]
+    quote = connection.ops.quote_name
+    rewriting = update_fields is not None
+    fields = [field for field in model._meta.concrete_fields if rewriting or not field.primary_key]
+    columns = ", ".join(quote(field.column) for field in fields)
+    types = [
+        field.rel_db_type(connection) if field.primary_key else field.db_type(connection) for field in fields
+    ]
+    record = ", ".join(
+        f"{quote(field.column)} {db_type}" for field, db_type in zip(fields, types, strict=True)
+    )
+    pk = quote(model._meta.pk.column)
+    statement = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns})"
+        f" SELECT {columns} FROM json_to_recordset(%s::json) AS rows({record})"
+    )
+    if rewriting:
+        updated = [quote(model._meta.get_field(name).column) for name in update_fields]
+        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in updated)
+        statement += f" ON CONFLICT ({pk}) DO UPDATE SET {updates}"
+    return fields, statement + f" RETURNING {pk}"
+
+
+def _json_value(field, instance, connection):
+    """A column's value as JSON for json_to_recordset: what the field would write, with
+    plain strings and numbers as they are (no per-value preparation: 65 columns × 1,000 rows
+    of it were ~40 % of a batch), JSON columns as their document, datetimes in ISO 8601."""
+    value = field.pre_save(instance, True)
+    if value is None or type(value) is int or (type(value) is str and type(field).__name__ in _TEXT_FIELDS):
+        return value
+    if field.get_internal_type() == "JSONField":
+        return value if field.encoder is None else json.loads(json.dumps(value, cls=field.encoder))
+    value = field.get_db_prep_save(value, connection)
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def instances_insert(instances, *, update_fields=None, using="default"):
+    """Write model instances in ONE statement whose text never depends on their number: the
+    rows travel as one JSON parameter (PostgreSQL). New instances get their ids; with
+    `update_fields`, stored instances (ids set) are rewritten (ON CONFLICT (id) DO UPDATE).
+    What `bulk_create` writes (`auto_now` fields set), without its per-value preparation
+    and psycopg's quoting of an array literal per column."""
+    connection = connections[using]
+    model = type(instances[0])
+    fields, statement = _rows_insert_statement(model, None if update_fields is None else tuple(update_fields))
+    rows = [
+        {field.column: _json_value(field, instance, connection) for field in fields} for instance in instances
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [json.dumps(rows, separators=(",", ":"))])
+        ids = [row[0] for row in cursor.fetchall()]
+    for instance, pk in zip(instances, ids, strict=True):
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = using
+    return instances

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from leadengine.prepared import IdsIn, PreparedQuery, instance_insert
+from leadengine.prepared import IdsIn, PreparedQuery, instance_insert, instances_insert
 
 from .catalogue import DEFAULT_FIELDS_BY_KEY
 from .events import LeadStatusChanged, lead_status_changed, lead_statuses_changed
 from .metrics import LEAD_UPSERT_DURATION
-from .models import Campaign, Lead, LeadStatus, List, isoformat_utc
+from .models import Campaign, Lead, LeadStatus, LeadStatusChangeError, List, isoformat_utc
 
 
 def lead_set_status(*, lead, status, actor=None, campaign=None):
@@ -348,12 +348,18 @@ _NOT_REWRITTEN = {
 def _leads_write(leads):
     new = [lead for lead in leads if lead.pk is None]
     stored = [lead for lead in leads if lead.pk is not None]
-    if len(new) == 1 and not new[0].lead_status:
+    if any(lead.lead_status for lead in new):
+        raise LeadStatusChangeError  # a status is set by its own service, never written here
+    fields = [field.name for field in Lead._meta.concrete_fields if field.name not in _NOT_REWRITTEN]
+    if len(new) == 1:
         instance_insert(new[0])  # a single post's new lead: no per-call query compilation
+    elif new and connection.vendor == "postgresql":
+        instances_insert(new)  # one statement, the rows as one JSON parameter
     elif new:
-        Lead.objects.bulk_create(new)  # refuses a status set here (it has its own service)
-    if stored:
-        fields = [field.name for field in Lead._meta.concrete_fields if field.name not in _NOT_REWRITTEN]
+        Lead.objects.bulk_create(new)
+    if stored and connection.vendor == "postgresql":
+        instances_insert(stored, update_fields=fields)  # their stored status is never written
+    elif stored:
         Lead.objects.bulk_create(stored, update_conflicts=True, unique_fields=["id"], update_fields=fields)
     for lead in new:
         lead._state.adding = False

@@ -145,10 +145,18 @@ def conflicting_saves(email, times, error):
             raise error
         return original_instance_insert(lead, *args, **kwargs)
 
+    def instances_insert(leads, *args, **kwargs):
+        # A batch's new leads on PostgreSQL: one statement, the same lost race.
+        if any(lead.business_email == email for lead in leads):
+            raise error
+        return original_instances_insert(leads, *args, **kwargs)
+
     original_bulk_create = LeadQuerySet.bulk_create
     original_instance_insert = services.instance_insert
+    original_instances_insert = services.instances_insert
     patches = contextlib.ExitStack()
     patches.enter_context(mock.patch.object(services, "instance_insert", side_effect=instance_insert))
+    patches.enter_context(mock.patch.object(services, "instances_insert", side_effect=instances_insert))
     patches.enter_context(mock.patch.object(Lead, "save", autospec=True, side_effect=save))
     patches.enter_context(
         mock.patch.object(LeadQuerySet, "bulk_create", autospec=True, side_effect=bulk_create)
