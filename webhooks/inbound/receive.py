@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 
 from leadengine import idempotency
 
@@ -136,10 +136,23 @@ def _receive(logged, public_id, headers, content_type, read_body, url_token, url
         return InboundReply(status_code, reply_body)
     # One record: its lead, its kept reply and its log row commit together, in ONE commit
     # (a commit is the costliest round trip: it waits for the WAL flush). The log row has
-    # its own savepoint, so a failed log write still never loses the lead.
+    # its own savepoint, so a failed log write still never loses the lead. The lead has none
+    # (two round trips fewer): if its write fails (a lost race, a value refused), the whole
+    # transaction is rolled back and done again the careful way, with savepoints and the
+    # record-by-record retries.
+    try:
+        return _single_record_save(logged, webhook, document, finish, savepoint=False)
+    except (OperationalError, IntegrityError, DataError) as exc:
+        if connection.closed_in_transaction or not connection.is_usable():
+            raise  # the connection is gone: answered as an outage, never retried on it
+        logger.info("Single record written again with savepoints: %s", exc)
+    return _single_record_save(logged, webhook, document, finish, savepoint=True)
+
+
+def _single_record_save(logged, webhook, document, finish, *, savepoint):
     with transaction.atomic():
         status_code, reply_body, logged.records = records_process(
-            webhook=webhook, document=document, actor=logged.api_key
+            webhook=webhook, document=document, actor=logged.api_key, savepoint=savepoint
         )
         reply = InboundReply(status_code, reply_body)
         finish(reply)

@@ -316,14 +316,18 @@ def _dedupe_sort_key(context, record):
     return str(value) if value is not None else ""
 
 
-def records_process(*, webhook, document, actor=None):
+def records_process(*, webhook, document, actor=None, savepoint=True):
     """Process an object (one lead) or a list of objects (batch): (status, body, record list).
     A single record that still conflicts after its retries is an `InboundError` 503 with
-    `Retry-After`; in a batch it is that record's result, and the others are saved."""
+    `Retry-After`; in a batch it is that record's result, and the others are saved.
+
+    `savepoint=False` (a single record, in a transaction the caller retries): the upsert
+    writes in the caller's transaction without a savepoint of its own, and a database
+    error propagates instead of falling back to record by record."""
     context = MappingContext.load(webhook)
     if isinstance(document, dict):
         record = record_prepare(context=context, document=document)
-        [(status, body)] = records_save(context=context, records=[record], actor=actor)
+        [(status, body)] = records_save(context=context, records=[record], actor=actor, savepoint=savepoint)
         if status == 503:
             retry_after = {"Retry-After": str(CONFLICT_RETRY_AFTER_SECONDS)}
             raise InboundError(
@@ -351,7 +355,7 @@ def records_warnings(records, *, batch):
     ]
 
 
-def records_save(*, context, records, actor=None):
+def records_save(*, context, records, actor=None, savepoint=True):
     """Save prepared records: one (status, body) per record, in their order.
 
     Records are saved in runs. A run is one transaction (one commit for a whole batch, not
@@ -368,8 +372,10 @@ def records_save(*, context, records, actor=None):
     attempts = Counter()
     while pending:
         try:
-            pending = _records_save_run(context, records, pending, outcomes, attempts, actor)
+            pending = _records_save_run(context, records, pending, outcomes, attempts, actor, savepoint)
         except (OperationalError, IntegrityError) as exc:
+            if not savepoint:
+                raise  # the caller's transaction is spoilt: the caller rolls it back and retries
             # Taking the run's locks failed (a writer outside the lock order); nothing of
             # this run was saved. Counted against the first record left, so this ends too.
             logger.warning("Inbound batch could not take its locks: %s", exc)
@@ -383,9 +389,9 @@ def records_save(*, context, records, actor=None):
     return outcomes
 
 
-def _records_save_run(context, records, pending, outcomes, attempts, actor):
+def _records_save_run(context, records, pending, outcomes, attempts, actor, savepoint=True):
     """Save `pending` records in one transaction; returns those left for the next run."""
-    if _records_save_set_based(context, records, pending, outcomes, actor):
+    if _records_save_set_based(context, records, pending, outcomes, actor, savepoint):
         return []
     webhook = context.webhook
     with transaction.atomic():
@@ -404,7 +410,7 @@ def _records_save_run(context, records, pending, outcomes, attempts, actor):
     return []
 
 
-def _records_save_set_based(context, records, pending, outcomes, actor):
+def _records_save_set_based(context, records, pending, outcomes, actor, savepoint=True):
     """Save the valid `pending` records with `leads_upsert` (a constant number of statements
     for the run) in one transaction (a savepoint when the caller has one open: a single
     post's request log shares it); True when done. On a database error (a writer outside
@@ -420,7 +426,7 @@ def _records_save_set_based(context, records, pending, outcomes, actor):
             outcomes[index] = (422, _failure(records[index]))
         return True
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             results = leads_upsert(
                 workspace=webhook.workspace,
                 dedupe_field=webhook.dedupe_field,
@@ -429,6 +435,8 @@ def _records_save_set_based(context, records, pending, outcomes, actor):
                 actor=actor,
             )
     except (OperationalError, IntegrityError, DataError) as exc:
+        if not savepoint:
+            raise  # the caller's transaction is spoilt: the caller rolls it back and retries
         logger.info("Set-based upsert fell back to record by record: %s", exc)
         return False
     for index in pending:
