@@ -5,12 +5,14 @@ import threading
 from unittest import mock
 
 import pytest
-from django.db import IntegrityError, OperationalError
+from django.db import DataError, IntegrityError, OperationalError
 
 from leadengine.services import api_key_create
 from leads import services
 from leads.models import Lead, LeadQuerySet
 from tests.factories import CustomFieldFactory, LeadFactory, WorkspaceFactory
+from webhooks.inbound import services as inbound_services
+from webhooks.inbound.models import InboundRequest
 
 from .conftest import make_webhook
 from .test_limits_and_concurrency import post_with_retries
@@ -204,3 +206,27 @@ def test_a_batch_record_that_keeps_conflicting_fails_alone_and_the_others_are_sa
     assert (stuck["status"], stuck["code"], stuck["retryable"]) == (503, "conflict", True)
     assert len(calls) == 3
     assert set(Lead.objects.values_list("business_email", flat=True)) == {"a@example.com", "z@example.com"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("error", [DataError("value refused"), RuntimeError("bug in the log row")])
+def test_a_log_row_that_cannot_be_written_never_loses_the_lead(sender, error):
+    """The first try writes the lead and its log row without savepoints; when the log row
+    fails, everything is written again with the log in a savepoint of its own, which loses
+    the log line but keeps the lead and the 201."""
+    original = inbound_services.instance_insert
+    tries = []
+
+    def insert(instance, *args, **kwargs):
+        if isinstance(instance, InboundRequest):
+            tries.append(instance.status_code)
+            raise error
+        return original(instance, *args, **kwargs)
+
+    with mock.patch.object(inbound_services, "instance_insert", side_effect=insert):
+        response = sender.post({"email": "kept@example.com"})
+
+    assert response.status_code == 201
+    assert tries == [201, 201]  # the first try, then the careful one
+    assert Lead.objects.filter(business_email="kept@example.com").count() == 1
+    assert not InboundRequest.objects.exists()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DataError, IntegrityError, OperationalError, connection, transaction
+from django.db import connection, transaction
 
 from leadengine import idempotency
 
@@ -65,6 +65,7 @@ class _Logged:
     idempotency: object = None
     replayed: bool = False
     finished: bool = False  # the reply is kept and logged already (in a single record's transaction)
+    log_savepoint: bool = True  # False while a single record's first try writes without savepoints
 
 
 def inbound_receive(*, public_id, headers, content_type, read_body, remote_addr=None, url_token="", urls=()):
@@ -136,26 +137,32 @@ def _receive(logged, public_id, headers, content_type, read_body, url_token, url
         return InboundReply(status_code, reply_body)
     # One record: its lead, its kept reply and its log row commit together, in ONE commit
     # (a commit is the costliest round trip: it waits for the WAL flush). The log row has
-    # its own savepoint, so a failed log write still never loses the lead. The lead has none
-    # (two round trips fewer): if its write fails (a lost race, a value refused), the whole
-    # transaction is rolled back and done again the careful way, with savepoints and the
-    # record-by-record retries.
+    # its own savepoint, so a failed log write still never loses the lead. The first try has
+    # no savepoint at all (four round trips fewer): if a write fails (a lost race, a value
+    # refused), the whole transaction is rolled back and done again the careful way, with
+    # savepoints and the record-by-record retries.
     try:
         return _single_record_save(logged, webhook, document, finish, savepoint=False)
-    except (OperationalError, IntegrityError, DataError) as exc:
+    except InboundError:
+        raise  # an answer (a 503 after the retries): the careful way would give the same
+    except Exception as exc:
         if connection.closed_in_transaction or not connection.is_usable():
             raise  # the connection is gone: answered as an outage, never retried on it
-        logger.info("Single record written again with savepoints: %s", exc)
+        logger.info("Single record written again with savepoints: %r", exc)
     return _single_record_save(logged, webhook, document, finish, savepoint=True)
 
 
 def _single_record_save(logged, webhook, document, finish, *, savepoint):
-    with transaction.atomic():
-        status_code, reply_body, logged.records = records_process(
-            webhook=webhook, document=document, actor=logged.api_key, savepoint=savepoint
-        )
-        reply = InboundReply(status_code, reply_body)
-        finish(reply)
+    logged.log_savepoint = savepoint
+    try:
+        with transaction.atomic():
+            status_code, reply_body, logged.records = records_process(
+                webhook=webhook, document=document, actor=logged.api_key, savepoint=savepoint
+            )
+            reply = InboundReply(status_code, reply_body)
+            finish(reply)
+    finally:
+        logged.log_savepoint = True  # an error answer after this is logged the careful way
     return reply
 
 
@@ -239,6 +246,7 @@ def _log(logged, public_id, headers, content_type, remote_addr, status_code, res
         unmapped_keys=_union(record.unmapped_keys for record in logged.records),
         warnings=records_warnings(logged.records, batch=logged.batch),
         remote_addr=remote_addr,
+        savepoint=logged.log_savepoint,
     )
 
 

@@ -507,15 +507,19 @@ def inbound_request_log(
     unmapped_keys=(),
     warnings=(),
     remote_addr=None,
+    savepoint=True,
 ):
     """Write one log row, in its own savepoint. It never raises for the row itself: losing a
     log line is better than losing the response the sender is waiting for; but a lost
-    database connection inside the caller's transaction is raised (see below)."""
-    inbound_answer_count(status_code)  # /metrics: every answered request is logged here
+    database connection inside the caller's transaction is raised (see below).
+    `savepoint=False`: in the caller's transaction as it is, raising any error (the caller
+    rolls back and writes everything again, with this savepoint)."""
+    if savepoint:
+        inbound_answer_count(status_code)  # /metrics: every answered request is logged here
     try:
         stored = body[: InboundRequest.BODY_LIMIT] if body is not None else b""
-        with transaction.atomic():
-            return instance_insert(
+        with transaction.atomic(savepoint=savepoint):
+            row = instance_insert(
                 InboundRequest(
                     webhook=webhook,
                     workspace_id=webhook.workspace_id if webhook else None,
@@ -535,6 +539,8 @@ def inbound_request_log(
                 )
             )
     except Exception:
+        if not savepoint:
+            raise  # not counted: the caller writes it again, and it is counted then
         if connection.in_atomic_block and (connection.closed_in_transaction or connection.needs_rollback):
             # The connection died under the caller's transaction (a single record's lead
             # commits with its log row): swallowing this would let that transaction end
@@ -542,6 +548,9 @@ def inbound_request_log(
             raise
         logger.exception("Could not write the inbound request log for webhook %s", public_id)
         return None
+    if not savepoint:
+        inbound_answer_count(status_code)
+    return row
 
 
 def _loggable_text(text):
