@@ -231,7 +231,11 @@ def _leads_upsert(*, workspace, dedupe_field, records, target_list=None, actor=N
     for values, custom_values in records:
         keys.update(_lock_keys(workspace.pk, dedupe_field, values, custom_values))
         dedupe_values.append(_dedupe_value(dedupe_field, values, custom_values))
-    _advisory_lock(keys)
+    if len(records) > 1 or dedupe_field != "business_email":
+        _advisory_lock(keys)
+    # else one record deduped on the business email: its one unique value is guarded by the
+    # database's unique constraint (a lost race is an IntegrityError the caller retries the
+    # careful way), and one lock cannot be taken out of order; a round trip saved per post.
     leads_by_value = _leads_by_dedupe_value(workspace, dedupe_field, dedupe_values)
     owners = _business_email_owners(workspace, dedupe_field, records, leads_by_value)
     outcomes, touched, relations = [], {}, []
