@@ -5,7 +5,7 @@ import threading
 from unittest import mock
 
 import pytest
-from django.db import DataError, IntegrityError, OperationalError
+from django.db import DataError, IntegrityError, OperationalError, connection
 
 from leadengine.services import api_key_create
 from leads import services
@@ -230,3 +230,21 @@ def test_a_log_row_that_cannot_be_written_never_loses_the_lead(sender, error):
     assert tries == [201, 201]  # the first try, then the careful one
     assert Lead.objects.filter(business_email="kept@example.com").count() == 1
     assert not InboundRequest.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_during_the_first_try_is_a_json_503_and_not_written_again(sender):
+    tries = []
+
+    def insert(lead, *args, **kwargs):
+        tries.append(lead.business_email)
+        connection.close()  # the database went away under the request's transaction
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with mock.patch.object(services, "instance_insert", side_effect=insert):
+        response = sender.post({"email": "lost@example.com"})
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert tries == ["lost@example.com"]  # never retried on a dead connection
+    assert not Lead.objects.filter(business_email="lost@example.com").exists()

@@ -146,10 +146,21 @@ def _receive(logged, public_id, headers, content_type, read_body, url_token, url
     except InboundError:
         raise  # an answer (a 503 after the retries): the careful way would give the same
     except Exception as exc:
-        if connection.closed_in_transaction or not connection.is_usable():
+        if not _connection_alive():
             raise  # the connection is gone: answered as an outage, never retried on it
         logger.info("Single record written again with savepoints: %r", exc)
     return _single_record_save(logged, webhook, document, finish, savepoint=True)
+
+
+def _connection_alive():
+    try:
+        return (
+            connection.connection is not None
+            and not connection.closed_in_transaction
+            and connection.is_usable()
+        )
+    except Exception:  # is_usable() itself may fail on a half-closed connection
+        return False
 
 
 def _single_record_save(logged, webhook, document, finish, *, savepoint):
