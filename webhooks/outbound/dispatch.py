@@ -20,6 +20,8 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from leadengine.prepared import instances_insert
+
 from . import metrics
 from .http_client import DeliveryResult
 from .models import (
@@ -295,7 +297,11 @@ def deliveries_record(token, results):
             Delivery.objects.filter(pk__in=ids, claim_token=token).update(
                 claim_token=None, claimed_until=None, **dict(zip(OUTCOME_FIELDS, values, strict=True))
             )
-        DeliveryAttempt.objects.bulk_create(attempt_row(delivery, result) for delivery, result in results)
+        attempts = [attempt_row(delivery, result) for delivery, result in results]
+        if connection.vendor == "postgresql":
+            instances_insert(attempts)  # one JSON parameter: no per-value preparation
+        else:
+            DeliveryAttempt.objects.bulk_create(attempts)
         breakers_record(results, now)
         for webhook_id, reason in disable.items():
             if webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason):
