@@ -15,7 +15,7 @@ import re
 from rest_framework import authentication, exceptions
 
 from .models import ApiKey
-from .prepared import IdsIn, PreparedQuery
+from .prepared import IdsIn, PreparedQuery, column_names, instance_from_row
 
 # Compared against when no row matches, so an unknown prefix costs the same hash + compare.
 _DUMMY_HASH = ApiKey.hash_key("le_live_dummy_dummy")
@@ -102,14 +102,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="{self.www_authenticate_realm}"'
 
 
-_API_KEY_COLUMNS = [field.attname for field in ApiKey._meta.concrete_fields]
 # The lookup of every authenticated request (REST API and inbound posts), compiled once per
 # process: with and without the workspace the key must belong to.
 _api_keys_by_prefix = PreparedQuery(
     lambda: (
         ApiKey.objects.filter(IdsIn("prefix", PreparedQuery.param(0)))
         .order_by("pk")
-        .values_list(*_API_KEY_COLUMNS)[:1]
+        .values_list(*column_names(ApiKey))[:1]
     )
 )
 _api_keys_by_prefix_in_workspace = PreparedQuery(
@@ -118,7 +117,7 @@ _api_keys_by_prefix_in_workspace = PreparedQuery(
             IdsIn("prefix", PreparedQuery.param(0)), IdsIn("workspace_id", PreparedQuery.param(1))
         )
         .order_by("pk")
-        .values_list(*_API_KEY_COLUMNS)[:1]
+        .values_list(*column_names(ApiKey))[:1]
     )
 )
 
@@ -129,4 +128,4 @@ def _api_key_find(prefix, workspace_id):
         rows = _api_keys_by_prefix.rows([prefix])
     else:
         rows = _api_keys_by_prefix_in_workspace.rows([prefix], [workspace_id])
-    return ApiKey.from_db("default", _API_KEY_COLUMNS, rows[0]) if rows else None
+    return instance_from_row(ApiKey, rows[0]) if rows else None

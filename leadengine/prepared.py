@@ -15,6 +15,18 @@ from django.db import connections
 from django.db.models import BooleanField, F, Field, Func
 
 
+@functools.cache
+def column_names(model):
+    """A model's stored attributes in field order: what a `values_list` selects so that
+    `instance_from_row` can build the instance from the row (or a slice of it)."""
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+def instance_from_row(model, row, using="default"):
+    """The model instance of a row holding `column_names(model)`'s values, as loaded."""
+    return model.from_db(using, column_names(model), row)
+
+
 class _Param:
     """Marks a varying parameter (a list) in the compiled query: `PreparedQuery.param(n)`."""
 
@@ -187,9 +199,16 @@ def instances_insert(instances, *, update_fields=None, using="default"):
     rows travel as one JSON parameter (PostgreSQL). New instances get their ids; with
     `update_fields`, stored instances (ids set) are rewritten (ON CONFLICT (id) DO UPDATE).
     What `bulk_create` writes (`auto_now` fields set), without its per-value preparation
-    and psycopg's quoting of an array literal per column."""
+    and psycopg's quoting of an array literal per column. Elsewhere (SQLite), `bulk_create`
+    itself, through the model's manager (and so its checks)."""
     connection = connections[using]
     model = type(instances[0])
+    if connection.vendor != "postgresql":
+        if update_fields is None:
+            return model._default_manager.db_manager(using).bulk_create(instances)
+        return model._default_manager.db_manager(using).bulk_create(
+            instances, update_conflicts=True, unique_fields=[model._meta.pk.name], update_fields=update_fields
+        )
     plan, statement = _rows_insert_statement(model, None if update_fields is None else tuple(update_fields))
     rows = []
     for instance in instances:

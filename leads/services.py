@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from leadengine.prepared import IdsIn, PreparedQuery, instance_insert, instances_insert
+from leadengine.prepared import (
+    IdsIn,
+    PreparedQuery,
+    column_names,
+    instance_from_row,
+    instance_insert,
+    instances_insert,
+)
 
 from .catalogue import DEFAULT_FIELDS_BY_KEY
 from .events import LeadStatusChanged, lead_status_changed, lead_statuses_changed
@@ -297,9 +304,7 @@ def _leads_by_dedupe_value(workspace, dedupe_field, dedupe_values):
         query = _dedupe_queries.get(dedupe_field) or _dedupe_queries.setdefault(
             dedupe_field, PreparedQuery(lambda: _dedupe_query(dedupe_field))
         )
-        rows = (
-            Lead.from_db("default", _LEAD_COLUMNS, row) for row in query.rows([workspace.pk], list(wanted))
-        )
+        rows = (instance_from_row(Lead, row) for row in query.rows([workspace.pk], list(wanted)))
     found = {}
     for lead in rows:
         value = lead.custom_fields.get(dedupe_field) if custom else getattr(lead, dedupe_field)
@@ -307,7 +312,6 @@ def _leads_by_dedupe_value(workspace, dedupe_field, dedupe_values):
     return found
 
 
-_LEAD_COLUMNS = [field.attname for field in Lead._meta.concrete_fields]
 _dedupe_queries = {}  # default dedupe field -> PreparedQuery
 
 
@@ -318,7 +322,7 @@ def _dedupe_query(dedupe_field):
         )
         .order_by("id")
         .select_for_update()
-        .values_list(*_LEAD_COLUMNS)
+        .values_list(*column_names(Lead))
     )
 
 
@@ -348,23 +352,20 @@ _NOT_REWRITTEN = {
     "lists",
 }
 
+_REWRITTEN = [field.name for field in Lead._meta.concrete_fields if field.name not in _NOT_REWRITTEN]
+
 
 def _leads_write(leads):
     new = [lead for lead in leads if lead.pk is None]
     stored = [lead for lead in leads if lead.pk is not None]
     if any(lead.lead_status for lead in new):
         raise LeadStatusChangeError  # a status is set by its own service, never written here
-    fields = [field.name for field in Lead._meta.concrete_fields if field.name not in _NOT_REWRITTEN]
     if len(new) == 1:
         instance_insert(new[0])  # a single post's new lead: no per-call query compilation
-    elif new and connection.vendor == "postgresql":
-        instances_insert(new)  # one statement, the rows as one JSON parameter
     elif new:
-        Lead.objects.bulk_create(new)
-    if stored and connection.vendor == "postgresql":
-        instances_insert(stored, update_fields=fields)  # their stored status is never written
-    elif stored:
-        Lead.objects.bulk_create(stored, update_conflicts=True, unique_fields=["id"], update_fields=fields)
+        instances_insert(new)  # one statement, the rows as one JSON parameter
+    if stored:
+        instances_insert(stored, update_fields=_REWRITTEN)  # their stored status is never written
     for lead in new:
         lead._state.adding = False
     for lead in leads:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from leadengine.expressions import JSONRows
 from leadengine.models import Workspace
-from leadengine.prepared import IdsIn, PreparedQuery, instance_insert
+from leadengine.prepared import IdsIn, PreparedQuery, column_names, instance_from_row, instance_insert
 from leads.coercion import CoercionError, coerce_custom, coerce_default
 from leads.models import CustomField, Lead, List
 from leads.services import (
@@ -125,18 +125,13 @@ def _mapping_context_build(webhook, mapping_rows, custom_fields):
     return mappings, webhook.field_types(custom_fields), refused
 
 
-_WEBHOOK_COLUMNS = [field.attname for field in InboundWebhook._meta.concrete_fields]
-_WORKSPACE_COLUMNS = [field.attname for field in Workspace._meta.concrete_fields]
-_LIST_COLUMNS = [field.attname for field in List._meta.concrete_fields]
-
-
 def _active_webhook_query():
     """The webhook with its workspace and target list, and as JSON columns its mapping rows
     and its workspace's custom fields: everything a post needs before authenticating."""
     return InboundWebhook.objects.filter(IdsIn("public_id", PreparedQuery.IDS), is_active=True).values_list(
-        *_WEBHOOK_COLUMNS,
-        *[f"workspace__{column}" for column in _WORKSPACE_COLUMNS],
-        *[f"target_list__{column}" for column in _LIST_COLUMNS],
+        *column_names(InboundWebhook),
+        *[f"workspace__{column}" for column in column_names(Workspace)],
+        *[f"target_list__{column}" for column in column_names(List)],
         JSONRows(
             FieldMapping.objects.filter(webhook_id=OuterRef("pk")),
             "id",
@@ -161,15 +156,15 @@ def active_webhook_load(public_id):
         return None
     row = iter(rows[0])
 
-    def take(columns):
-        return [next(row) for _column in columns]
+    def take(model):
+        return [next(row) for _column in column_names(model)]
 
-    webhook = InboundWebhook.from_db("default", _WEBHOOK_COLUMNS, take(_WEBHOOK_COLUMNS))
-    workspace = Workspace.from_db("default", _WORKSPACE_COLUMNS, take(_WORKSPACE_COLUMNS))
-    target_list = take(_LIST_COLUMNS)
+    webhook = instance_from_row(InboundWebhook, take(InboundWebhook))
+    workspace = instance_from_row(Workspace, take(Workspace))
+    target_list = take(List)
     InboundWebhook.workspace.field.set_cached_value(webhook, workspace)
     InboundWebhook.target_list.field.set_cached_value(
-        webhook, List.from_db("default", _LIST_COLUMNS, target_list) if webhook.target_list_id else None
+        webhook, instance_from_row(List, target_list) if webhook.target_list_id else None
     )
     mapping_rows, custom_fields = next(row), next(row)
     webhook.loaded_mapping = ([tuple(values) for values in mapping_rows], [tuple(v) for v in custom_fields])

@@ -235,15 +235,10 @@ def _unsent_result(webhook, message, error_class, now):
 _ATTEMPT_FROM_CLAIM = ("delivery", "number", "request_url")  # read from the claimed rows
 
 
-def deliveries_start(deliveries, now):
-    """Write each attempt's row before the request leaves, in the claim's transaction (which
-    counted the attempts): one INSERT … SELECT for the whole group (as SQL: `bulk_create`
-    of the in-progress rows was a third of a claim's Python; RETURNING needs SQLite 3.35+).
-    The delivery, its attempt number and URL come from the claimed rows; every other column
-    is the model's own value for a started attempt."""
-    if not deliveries:
-        return
-    started = DeliveryAttempt(started_at=now, in_progress=True)
+@functools.lru_cache(maxsize=128)
+def _started_attempts_sql(count):
+    """The INSERT … SELECT of `deliveries_start` for `count` deliveries, and the fields whose
+    values it sends (built once per size: the sender starts a group after every claim)."""
     others = [
         field
         for field in DeliveryAttempt._meta.concrete_fields
@@ -253,13 +248,27 @@ def deliveries_start(deliveries, now):
     columns = ", ".join(quote(DeliveryAttempt._meta.get_field(name).column) for name in _ATTEMPT_FROM_CLAIM)
     columns += "".join(f", {quote(field.column)}" for field in others)
     request_url = f"SUBSTR(w.url, 1, {DeliveryAttempt._meta.get_field('request_url').max_length})"
-    placeholders = ", ".join(["%s"] * len(deliveries))
+    placeholders = ", ".join(["%s"] * count)
+    sql = f"""INSERT INTO {DeliveryAttempt._meta.db_table} ({columns})
+        SELECT d.id, d.attempt_count, {request_url}{", %s" * len(others)}
+        FROM {Delivery._meta.db_table} d JOIN {OutboundWebhook._meta.db_table} w ON w.id = d.webhook_id
+        WHERE d.id IN ({placeholders}) RETURNING id, delivery_id"""
+    return sql, others
+
+
+def deliveries_start(deliveries, now):
+    """Write each attempt's row before the request leaves, in the claim's transaction (which
+    counted the attempts): one INSERT … SELECT for the whole group (as SQL: `bulk_create`
+    of the in-progress rows was a third of a claim's Python; RETURNING needs SQLite 3.35+).
+    The delivery, its attempt number and URL come from the claimed rows; every other column
+    is the model's own value for a started attempt."""
+    if not deliveries:
+        return
+    sql, others = _started_attempts_sql(len(deliveries))
+    started = DeliveryAttempt(started_at=now, in_progress=True)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""INSERT INTO {DeliveryAttempt._meta.db_table} ({columns})
-            SELECT d.id, d.attempt_count, {request_url}{", %s" * len(others)}
-            FROM {Delivery._meta.db_table} d JOIN {OutboundWebhook._meta.db_table} w ON w.id = d.webhook_id
-            WHERE d.id IN ({placeholders}) RETURNING id, delivery_id""",
+            sql,
             [
                 *(field.get_db_prep_save(field.pre_save(started, True), connection) for field in others),
                 *(d.pk for d in deliveries),
@@ -297,11 +306,7 @@ def deliveries_record(token, results):
             Delivery.objects.filter(pk__in=ids, claim_token=token).update(
                 claim_token=None, claimed_until=None, **dict(zip(OUTCOME_FIELDS, values, strict=True))
             )
-        attempts = [attempt_row(delivery, result) for delivery, result in results]
-        if connection.vendor == "postgresql":
-            instances_insert(attempts)  # one JSON parameter: no per-value preparation
-        else:
-            DeliveryAttempt.objects.bulk_create(attempts)
+        instances_insert([attempt_row(delivery, result) for delivery, result in results])
         breakers_record(results, now)
         for webhook_id, reason in disable.items():
             if webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason):

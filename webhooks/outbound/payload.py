@@ -18,7 +18,7 @@ from django.db.models import OuterRef
 from django.utils import timezone
 
 from leadengine.expressions import JSONRows
-from leadengine.prepared import IdsIn, PreparedQuery
+from leadengine.prepared import IdsIn, PreparedQuery, column_names, instance_from_row
 from leads.catalogue import DEFAULT_FIELDS, PAYLOAD_KEYS, FieldType
 from leads.models import Campaign, CustomField, Lead, List, Message, isoformat_utc
 
@@ -77,9 +77,6 @@ def _datetime_from_json(value):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-_LEAD_COLUMNS = [field.attname for field in Lead._meta.concrete_fields]
-
-
 def _snapshot_query():
     """A lead's row with its workspace's name, and as JSON columns its campaigns, lists,
     thread and the workspace's custom field keys (in `ORDER BY key` order, as before)."""
@@ -87,7 +84,7 @@ def _snapshot_query():
         Lead.objects.filter(IdsIn("pk", PreparedQuery.IDS))
         .order_by()
         .values_list(
-            *_LEAD_COLUMNS,
+            *column_names(Lead),
             "workspace__name",
             JSONRows(
                 Lead.campaigns.through.objects.filter(lead_id=OuterRef("pk")),
@@ -111,9 +108,9 @@ def leads_for_payload(lead_ids):
     snapshot, a bulk change of 10,000 leads the same one statement; no per-lead querysets
     (`prefetch_related`'s cost more than the queries for 10,000 leads: profiled)."""
     campaigns, lists, loaded = {}, {}, {}
-    width = len(_LEAD_COLUMNS)
+    width = len(column_names(Lead))
     for row in _snapshot.rows(lead_ids):
-        lead = Lead.from_db("default", _LEAD_COLUMNS, row[:width])
+        lead = instance_from_row(Lead, row[:width])
         workspace_name, campaign_rows, list_rows, thread_rows, custom_field_keys = row[width:]
         payload_lead = loaded[lead.pk] = PayloadLead(
             lead, workspace_name=workspace_name, custom_field_keys=custom_field_keys
@@ -192,7 +189,7 @@ _PAYLOAD_DEFAULT_FIELDS = [
 ]
 
 
-def custom_fields_entries(payload_lead, custom_field_keys):
+def custom_fields_entries(payload_lead):
     """`customFields` as the article shows it: see "Payload" in webhooks/outbound/README.md."""
     lead = payload_lead.lead
     entries = []
@@ -209,7 +206,7 @@ def custom_fields_entries(payload_lead, custom_field_keys):
             entries.append({"value": value, "key": payload_key})
     entries += [
         {"value": value, "key": key}
-        for key in custom_field_keys
+        for key in payload_lead.custom_field_keys
         if _has_value(value := lead.custom_fields.get(key))
     ]
     return entries
@@ -230,7 +227,7 @@ def lead_status_payload_build(*, event, lead):
         "lead_email_address": lead.email or None,
         "workspace_name": payload_lead.workspace_name,
         "campaign_name": _campaign_name(payload_lead, event.campaign),
-        "customFields": custom_fields_entries(payload_lead, payload_lead.custom_field_keys),
+        "customFields": custom_fields_entries(payload_lead),
         "messages": [message.as_thread_entry() for message in payload_lead.messages],
     }
     return payload
