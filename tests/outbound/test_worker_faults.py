@@ -106,6 +106,37 @@ def test_sigkill_of_the_worker_mid_run_loses_no_delivery(start_worker, receiver,
     assert_nothing_lost(receiver, 120)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_sigterm_to_the_whole_worker_lets_requests_in_flight_finish_and_be_recorded(
+    start_worker, receiver, workspace
+):
+    """A deploy stops the worker with SIGTERM to every process of it (systemd, Heroku, this
+    fixture). The prefork children finish the requests they have in flight and record them;
+    what they had not sent stays pending for the next worker: no attempt is left open as
+    "WorkerLost", nothing waits out a lease, and nothing is sent twice."""
+    receiver.default = Answer(delay=1.0)
+    make_webhook(workspace, receiver.url)
+    worker = start_worker(**WORKER_ENV)
+    emit_changes(workspace, 30)
+    wait_until(lambda: len(receiver.requests) >= 5, message="requests in flight")
+
+    worker.stop()
+
+    assert worker.process.returncode is not None
+    sent = {request.header("webhook-id") for request in receiver.requests}
+    assert (
+        set(Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).values_list("event_id", flat=True))
+        == sent
+    )
+    assert not Delivery.objects.filter(status=Delivery.Status.IN_FLIGHT).exists()
+    assert not DeliveryAttempt.objects.filter(in_progress=True).exists()
+    assert not DeliveryAttempt.objects.filter(error_class="WorkerLost").exists()
+    receiver.default = Answer()
+    start_worker(**WORKER_ENV)
+    sweep_until_all_finished()
+    assert assert_nothing_lost(receiver, 30) == 0
+
+
 @pytest.mark.production_services
 @pytest.mark.django_db(transaction=True)
 def test_flushing_the_broker_mid_run_loses_no_delivery(start_worker, receiver, workspace):

@@ -11,6 +11,7 @@ Why threads: docs in webhooks/outbound/README.md ("Concurrency").
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -33,15 +34,40 @@ BUSY_CLAIM_INTERVAL = 0.02  # between claims while requests finish (one claim fi
 FULL_CLAIM_INTERVAL = 0.005
 IDLE_CLAIM_INTERVAL = 0.25  # between claims that found nothing, while requests are in flight
 
+# Seconds a prefork child told to stop (SIGTERM) lives on after its run: its worker, shutting
+# down, ends it sooner; a SIGTERM sent to the child alone must not leave a child that never
+# claims again.
+STOPPED_CHILD_EXIT_AFTER = 5.0
+
 _pool = {"pid": None, "executor": None}
-# Set when this process's worker begins a warm shutdown: runs stop claiming and only finish
-# what is in flight, so Ctrl-C under bin/run (a threads-pool worker) exits in seconds, not at
-# the end of a send window. Prefork children never see it; their leases cover a kill.
+# Set when this process's worker begins a warm shutdown (a threads-pool worker, Ctrl-C under
+# bin/run) or a prefork child's run gets SIGTERM: runs stop claiming and only finish what is
+# in flight, so the process exits in seconds, not at the end of a send window.
 _stop_claiming = threading.Event()
+_child = {"prefork": False, "terminated": False}
 
 
 def sender_stop_claiming():
     _stop_claiming.set()
+
+
+def sender_in_prefork_child():
+    """Called in each prefork child. Billiard ends a child on SIGTERM at once, and a deploy
+    sends it to every process of the worker: a child died with requests in flight, their
+    outcomes unrecorded, their attempts closed later as "WorkerLost" and sent again a lease
+    later (twice, since the receiver had them). While a child runs, SIGTERM now makes the
+    run stop claiming, finish and record what is in flight (one timeout at most); the child
+    ends after it. The handler is set per run: billiard sets its own after this signal."""
+    _child["prefork"] = True
+
+
+def _on_sigterm(signum, frame):
+    _stop_claiming.set()
+    _child["terminated"] = True
+
+
+def _terminate():
+    os.kill(os.getpid(), signal.SIGTERM)  # billiard's own handler again: the child exits
 
 
 def sender_pool():
@@ -154,7 +180,20 @@ def deliveries_deliver(*, ids=None, window=None):
     backlog of one-delivery doorbells drains at full concurrency and later doorbells find
     their rows sent. Past the window no new work is claimed; what is in flight completes.
     """
-    run = _Run(settings.WEBHOOK_SEND_WINDOW_SECONDS if window is None else window)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _child["prefork"] else None
+    try:
+        return _deliver(ids, settings.WEBHOOK_SEND_WINDOW_SECONDS if window is None else window)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+            if _child["terminated"]:
+                timer = threading.Timer(STOPPED_CHILD_EXIT_AFTER, _terminate)
+                timer.daemon = True
+                timer.start()
+
+
+def _deliver(ids, window):
+    run = _Run(window)
     if ids and not run.claim(ids=ids):
         run.next_claim_at = 0.0  # already sent by another task: look for other work at once
     while True:

@@ -6,7 +6,7 @@ a send that hangs; the killed task's leases expire and the sweeper resends.
 """
 
 from celery import shared_task
-from celery.signals import worker_shutting_down
+from celery.signals import worker_process_init, worker_shutting_down
 from django.conf import settings
 
 from . import notifications, selectors, sender, services
@@ -50,3 +50,8 @@ def notify_webhook_operators(notice_id=None, failing_webhook_ids=None):
 @worker_shutting_down.connect
 def stop_claiming_on_shutdown(**kwargs):
     sender.sender_stop_claiming()
+
+
+@worker_process_init.connect
+def sender_in_prefork_child(**kwargs):
+    sender.sender_in_prefork_child()
