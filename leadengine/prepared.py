@@ -58,6 +58,27 @@ def _list_param(connection, values):
     return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
 
 
+class LoadedValues:
+    """Rows that hand-written SQL fetched, converted as `build()`'s `values_list` would convert
+    them (JSON parsed, encrypted fields decrypted…): for a statement the ORM cannot write
+    (a data-modifying CTE) whose columns are those of a queryset it can."""
+
+    def __init__(self, build):
+        self._build = build
+        self._converters = {}
+
+    def convert(self, rows, using="default"):
+        if using not in self._converters:
+            compiler = self._build().query.get_compiler(using)
+            compiler.pre_sql_setup()
+            fields = [select[0] for select in compiler.select[: compiler.col_count]]
+            self._converters[using] = (compiler, compiler.get_converters(fields))
+        compiler, converters = self._converters[using]
+        return (
+            list(compiler.apply_converters(rows, converters)) if converters else [list(row) for row in rows]
+        )
+
+
 class PreparedQuery:
     """`build()` returns a `values_list` queryset filtered with `IdsIn(…, PreparedQuery.param(0))`
     (and `param(1)`, …); `rows(ids, …)` runs it with those lists in their places: lists of

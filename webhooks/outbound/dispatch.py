@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from leadengine.prepared import instances_insert
+from leadengine.prepared import LoadedValues, column_names, instance_from_row, instances_insert
 
 from . import metrics
 from .http_client import DeliveryResult
@@ -78,6 +78,9 @@ def _claim_sql(id_count, postgresql):
       workers claiming at once select the same rows: the second takes the next ones
       instead of coming back with less than it has room for;
     - the UPDATE takes them and counts their attempt (given back in `_plan` if not sent).
+      On PostgreSQL it is a CTE and the statement returns the taken rows as updated, with
+      their webhooks and whether an attempt was left open (`_CLAIMED_COLUMNS`): one round
+      trip for the whole claim; SQLite reads them by their token after.
     """
     delivery = Delivery._meta.db_table
     webhook = OutboundWebhook._meta.db_table
@@ -106,6 +109,20 @@ def _claim_sql(id_count, postgresql):
     FROM {delivery} d JOIN room r ON r.webhook_id = d.webhook_id
     WHERE (({due}) OR ({lost})) {of_ids} AND {in_turn}"""
     lock = "FOR UPDATE OF d SKIP LOCKED" if postgresql else ""
+    take = f"""UPDATE {delivery} SET status = %(in_flight)s, claim_token = %(token)s,
+    claimed_until = %(until)s, attempt_count = attempt_count + 1
+WHERE id IN (SELECT id FROM picked)"""
+    if postgresql:
+        quote = connection.ops.quote_name
+        columns = [f"c.{quote(f.column)}" for f in Delivery._meta.concrete_fields]
+        columns += [f"w.{quote(f.column)}" for f in OutboundWebhook._meta.concrete_fields]
+        attempt = DeliveryAttempt._meta.db_table
+        take = f""", claimed AS ({take} RETURNING *)
+SELECT {", ".join(columns)}, EXISTS (
+    SELECT 1 FROM {attempt} a WHERE a.delivery_id = c.id AND a.in_progress) AS left_open
+FROM claimed c JOIN {webhook} w ON w.id = c.webhook_id ORDER BY c.next_attempt_at, c.id"""
+    else:
+        take = "\n" + take
     return f"""
 WITH live AS MATERIALIZED (
     SELECT webhook_id, COUNT(*) AS n FROM {delivery}
@@ -133,10 +150,7 @@ picked AS MATERIALIZED (
     SELECT d.id FROM {delivery} d JOIN selected s ON s.id = d.id
     WHERE ({due}) OR ({lost})
     ORDER BY s.rank, s.next_attempt_at, d.id LIMIT %(limit)s {lock}
-)
-UPDATE {delivery} SET status = %(in_flight)s, claim_token = %(token)s,
-    claimed_until = %(until)s, attempt_count = attempt_count + 1
-WHERE id IN (SELECT id FROM picked)"""
+){take}"""
 
 
 @transaction.atomic(savepoint=False)  # inside the sender's transaction: no savepoint round trips
@@ -166,19 +180,44 @@ def deliveries_claim(*, limit, ids=None):
         "selection": limit * SELECTION_OVERSIZE,
     }
     params.update({f"id{n}": pk for n, pk in enumerate(ids or ())})
-    sql = _claim_sql(None if ids is None else len(ids), connection.vendor == "postgresql")
+    postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_claim_sql(None if ids is None else len(ids), postgresql), params)
         if not cursor.rowcount:
             return Claim(token=None)
+        rows = cursor.fetchall() if postgresql else None
+    deliveries = _claimed_from_rows(rows) if postgresql else _claimed_by_token(token)
+    _close_lost_attempts([delivery for delivery in deliveries if delivery.left_open])
+    return _plan(token, deliveries, now)
+
+
+# The claim's rows on PostgreSQL: the delivery's columns, its webhook's, then `left_open`.
+_CLAIMED_COLUMNS = LoadedValues(
+    lambda: Delivery.objects.values_list(
+        *column_names(Delivery), *(f"webhook__{name}" for name in column_names(OutboundWebhook))
+    )
+)
+
+
+def _claimed_from_rows(rows):
+    width = len(column_names(Delivery))
+    deliveries = []
+    for values, row in zip(_CLAIMED_COLUMNS.convert([row[:-1] for row in rows]), rows, strict=True):
+        delivery = instance_from_row(Delivery, values[:width])
+        delivery.webhook = instance_from_row(OutboundWebhook, values[width:])
+        delivery.left_open = row[-1]
+        deliveries.append(delivery)
+    return deliveries
+
+
+def _claimed_by_token(token):
     left_open = DeliveryAttempt.objects.filter(delivery_id=OuterRef("pk"), in_progress=True)
-    deliveries = list(
+    return list(
         Delivery.objects.filter(claim_token=token)
         .select_related("webhook")
         .annotate(left_open=Exists(left_open))
+        .order_by("next_attempt_at", "id")
     )
-    _close_lost_attempts([delivery for delivery in deliveries if delivery.left_open])
-    return _plan(token, deliveries, now)
 
 
 def _close_lost_attempts(deliveries):
@@ -298,15 +337,19 @@ def deliveries_record(token, results):
         elif _failed_for_good(delivery, result):
             failed_for_good.add(delivery.webhook_id)
         groups[tuple(getattr(delivery, name) for name in OUTCOME_FIELDS)].append(delivery.pk)
-    started = [d.started_attempt_id for d, _ in results if getattr(d, "started_attempt_id", None)]
+    attempts = [attempt_row(delivery, result) for delivery, result in results]
     with transaction.atomic(savepoint=False):
-        # The rows `deliveries_start` wrote become the outcomes' (even if marked lost since).
-        DeliveryAttempt.objects.filter(pk__in=started).delete()
         for values, ids in groups.items():
             Delivery.objects.filter(pk__in=ids, claim_token=token).update(
                 claim_token=None, claimed_until=None, **dict(zip(OUTCOME_FIELDS, values, strict=True))
             )
-        instances_insert([attempt_row(delivery, result) for delivery, result in results])
+        # The rows `deliveries_start` wrote become the outcomes (even if marked lost since):
+        # rewritten in place, one statement.
+        started = [attempt for attempt in attempts if attempt.pk is not None]
+        if started:
+            instances_insert(started, update_fields=_ATTEMPT_OUTCOME_FIELDS)
+        if len(started) < len(attempts):  # not sent (no row was started): new rows
+            instances_insert([attempt for attempt in attempts if attempt.pk is None])
         breakers_record(results, now)
         for webhook_id, reason in disable.items():
             if webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason):
@@ -325,8 +368,15 @@ def _failed_for_good(delivery, result):
     )
 
 
+_ATTEMPT_OUTCOME_FIELDS = [
+    field.name for field in DeliveryAttempt._meta.concrete_fields if not field.primary_key
+]
+
+
 def attempt_row(delivery, result):
+    """The attempt's row as its outcome left it: the row `deliveries_start` wrote, if any."""
     return DeliveryAttempt(
+        pk=getattr(delivery, "started_attempt_id", None),
         delivery_id=delivery.pk,
         number=delivery.attempt_count,
         started_at=result.started_at,
