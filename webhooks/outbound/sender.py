@@ -180,7 +180,8 @@ def deliveries_deliver(*, ids=None, window=None):
     backlog of one-delivery doorbells drains at full concurrency and later doorbells find
     their rows sent. Past the window no new work is claimed; what is in flight completes.
     """
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _child["prefork"] else None
+    handles_sigterm = _child["prefork"] and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if handles_sigterm else None
     try:
         return _deliver(ids, settings.WEBHOOK_SEND_WINDOW_SECONDS if window is None else window)
     finally:
