@@ -1,5 +1,6 @@
 """Constant query counts for the outbox, auto-disable, the demo webhook and the receiver command."""
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -125,6 +126,18 @@ def test_seeding_the_demo_creates_one_webhook_to_the_local_receiver_idempotently
     seed_demo(lead_count=3)
     webhook = OutboundWebhook.objects.get(name="Local receiver (demo)")
     assert webhook.url == "http://127.0.0.1:8001/" and webhook.workspace.slug == "demo"
+
+
+def test_the_receiver_does_not_record_a_request_cut_off_mid_body(receiver):
+    """A worker killed between a request's headers and its body sent no request: counting
+    it made a SIGKILL test see a "duplicate" with another body."""
+    with socket.create_connection(("127.0.0.1", receiver.port)) as cut:
+        cut.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"{" * 10)
+    with socket.create_connection(("127.0.0.1", receiver.port)) as whole:
+        whole.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        assert whole.recv(100).startswith(b"HTTP/1.1 200")
+
+    assert [request.body for request in receiver.requests] == [b"{}"]
 
 
 def test_receiver_command_prints_requests_and_checks_signatures(capsys, settings):

@@ -38,6 +38,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        if len(body) < length:
+            # The sender went away mid-body (a worker killed between the headers and the
+            # body): not a request, as for any HTTP server. Recording it made a killed
+            # send look like a duplicate with another body.
+            self.close_connection = True
+            return
         request = ReceivedRequest(
             method=self.command,
             path=self.path,
