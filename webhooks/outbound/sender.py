@@ -180,17 +180,18 @@ def deliveries_deliver(*, ids=None, window=None):
     backlog of one-delivery doorbells drains at full concurrency and later doorbells find
     their rows sent. Past the window no new work is claimed; what is in flight completes.
     """
-    handles_sigterm = _child["prefork"] and threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if handles_sigterm else None
+    window = settings.WEBHOOK_SEND_WINDOW_SECONDS if window is None else window
+    if not (_child["prefork"] and threading.current_thread() is threading.main_thread()):
+        return _deliver(ids, window)  # signal handlers are set on a main thread only
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return _deliver(ids, settings.WEBHOOK_SEND_WINDOW_SECONDS if window is None else window)
+        return _deliver(ids, window)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-            if _child["terminated"]:
-                timer = threading.Timer(STOPPED_CHILD_EXIT_AFTER, _terminate)
-                timer.daemon = True
-                timer.start()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        if _child["terminated"]:
+            timer = threading.Timer(STOPPED_CHILD_EXIT_AFTER, _terminate)
+            timer.daemon = True
+            timer.start()
 
 
 def _deliver(ids, window):
