@@ -174,6 +174,13 @@ def _count():
     return models.PositiveIntegerField(default=0)
 
 
+# The rows of the unique (workspace, business email) index: a lookup by business email says
+# it too. PostgreSQL proves a list of values non-empty only up to 100 of them, so without it
+# a batch's lookup of 1,000 emails could not use the index and read every lead of the
+# workspace (measured: 6.7 ms at 10,000 leads, growing with the workspace).
+BUSINESS_EMAIL_SET = ~models.Q(business_email="")
+
+
 class Lead(models.Model):
     """A person in a workspace, with every default field of `leads/catalogue.py` as a column."""
 
@@ -267,7 +274,7 @@ class Lead(models.Model):
             # concurrent inbound requests can never create two leads for one address.
             models.UniqueConstraint(
                 fields=["workspace", "business_email"],
-                condition=~models.Q(business_email=""),
+                condition=BUSINESS_EMAIL_SET,
                 name="unique_lead_business_email",
             ),
         ]

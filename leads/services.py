@@ -18,7 +18,7 @@ from leadengine.prepared import (
 from .catalogue import DEFAULT_FIELDS_BY_KEY
 from .events import LeadStatusChanged, lead_status_changed, lead_statuses_changed
 from .metrics import LEAD_UPSERT_DURATION
-from .models import Campaign, Lead, LeadStatus, LeadStatusChangeError, List, isoformat_utc
+from .models import BUSINESS_EMAIL_SET, Campaign, Lead, LeadStatus, LeadStatusChangeError, List, isoformat_utc
 
 
 def lead_set_status(*, lead, status, actor=None, campaign=None):
@@ -316,8 +316,9 @@ _dedupe_queries = {}  # default dedupe field -> PreparedQuery
 
 
 def _dedupe_query(dedupe_field):
+    leads = Lead.objects.filter(BUSINESS_EMAIL_SET) if dedupe_field == "business_email" else Lead.objects
     return (
-        Lead.objects.filter(
+        leads.filter(
             IdsIn("workspace_id", PreparedQuery.param(0)), IdsIn(dedupe_field, PreparedQuery.param(1))
         )
         .order_by("id")
@@ -334,9 +335,9 @@ def _business_email_owners(workspace, dedupe_field, records, leads_by_value):
     if not emails:
         return {}
     by_id = {lead.pk: lead for lead in leads_by_value.values()}
-    rows = Lead.objects.filter(workspace=workspace, business_email__in=emails).values_list(
-        "business_email", "id"
-    )
+    rows = Lead.objects.filter(
+        BUSINESS_EMAIL_SET, workspace=workspace, business_email__in=emails
+    ).values_list("business_email", "id")
     # A lead the batch doesn't touch is represented by its id: never `is` a record's lead.
     return {email: by_id.get(pk, pk) for email, pk in rows}
 
