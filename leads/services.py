@@ -18,7 +18,16 @@ from leadengine.prepared import (
 from .catalogue import DEFAULT_FIELDS_BY_KEY
 from .events import LeadStatusChanged, lead_status_changed, lead_statuses_changed
 from .metrics import LEAD_UPSERT_DURATION
-from .models import BUSINESS_EMAIL_SET, Campaign, Lead, LeadStatus, LeadStatusChangeError, List, isoformat_utc
+from .models import (
+    BUSINESS_EMAIL_SET,
+    Campaign,
+    Lead,
+    LeadStatus,
+    LeadStatusChangeError,
+    List,
+    filled,
+    isoformat_utc,
+)
 
 
 def lead_set_status(*, lead, status, actor=None, campaign=None):
@@ -316,10 +325,11 @@ _dedupe_queries = {}  # default dedupe field -> PreparedQuery
 
 
 def _dedupe_query(dedupe_field):
-    leads = Lead.objects.filter(BUSINESS_EMAIL_SET) if dedupe_field == "business_email" else Lead.objects
     return (
-        leads.filter(
-            IdsIn("workspace_id", PreparedQuery.param(0)), IdsIn(dedupe_field, PreparedQuery.param(1))
+        Lead.objects.filter(
+            filled(dedupe_field),
+            IdsIn("workspace_id", PreparedQuery.param(0)),
+            IdsIn(dedupe_field, PreparedQuery.param(1)),
         )
         .order_by("id")
         .select_for_update()
