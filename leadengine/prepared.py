@@ -58,6 +58,16 @@ def _list_param(connection, values):
     return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
 
 
+def _column_converters(compiler):
+    """The converters of a compiled `values_list`'s columns (after `as_sql` or `pre_sql_setup`)."""
+    return compiler.get_converters([select[0] for select in compiler.select[: compiler.col_count]])
+
+
+def _converted(compiler, converters, rows):
+    """Fetched rows as `values_list` gives them: lists of converted values."""
+    return list(compiler.apply_converters(rows, converters)) if converters else [list(row) for row in rows]
+
+
 class LoadedValues:
     """Rows that hand-written SQL fetched, converted as `build()`'s `values_list` would convert
     them (JSON parsed, encrypted fields decrypted…): for a statement the ORM cannot write
@@ -71,12 +81,8 @@ class LoadedValues:
         if using not in self._converters:
             compiler = self._build().query.get_compiler(using)
             compiler.pre_sql_setup()
-            fields = [select[0] for select in compiler.select[: compiler.col_count]]
-            self._converters[using] = (compiler, compiler.get_converters(fields))
-        compiler, converters = self._converters[using]
-        return (
-            list(compiler.apply_converters(rows, converters)) if converters else [list(row) for row in rows]
-        )
+            self._converters[using] = (compiler, _column_converters(compiler))
+        return _converted(*self._converters[using], rows)
 
 
 class PreparedQuery:
@@ -99,11 +105,10 @@ class PreparedQuery:
         queryset = self._build()
         compiler = queryset.query.get_compiler(using)
         sql, params = compiler.as_sql()
-        fields = [select[0] for select in compiler.select[: compiler.col_count]]
         places = [
             (position, param.index) for position, param in enumerate(params) if isinstance(param, _Param)
         ]
-        compiled = (sql, list(params), places, compiler, compiler.get_converters(fields))
+        compiled = (sql, list(params), places, compiler, _column_converters(compiler))
         self._compiled[using] = compiled
         return compiled
 
@@ -116,9 +121,7 @@ class PreparedQuery:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        return (
-            list(compiler.apply_converters(rows, converters)) if converters else [list(row) for row in rows]
-        )
+        return _converted(compiler, converters, rows)
 
 
 @functools.cache

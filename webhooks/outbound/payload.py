@@ -10,6 +10,7 @@ stored on each Delivery are the bytes every attempt sends and signs.
 """
 
 import copy
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,6 +81,7 @@ def _datetime_from_json(value):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@functools.cache
 def _snapshot_lead_columns():
     """The lead's columns a payload or a filter reads: its histories (JSON that grows with
     every change, never sent: `INTERNAL_FIELDS`) are neither fetched nor parsed."""
