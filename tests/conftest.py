@@ -14,7 +14,7 @@ from django.db import connection, transaction
 
 from config.celery import app as celery_app
 from leads.events import lead_status_changed
-from webhooks.outbound import destinations
+from webhooks.outbound import destinations, sender
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 USES_PRODUCTION_SERVICES = settings.DATABASE_IS_POSTGRES and settings.CELERY_BROKER_URL.startswith("redis")
@@ -65,6 +65,12 @@ def loopback_only_resolver(monkeypatch):
         return real_resolve(host, port)
 
     monkeypatch.setattr(destinations, "resolve_addresses", resolve)
+
+
+@pytest.fixture(autouse=True)
+def sender_found_nothing_forgotten(monkeypatch):
+    """A claim that found nothing in one test never makes another test's doorbell end early."""
+    monkeypatch.setitem(sender._found_nothing, "at", float("-inf"))
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from leads.models import LeadStatus
 from leads.services import lead_set_status
 from tests.factories import LeadFactory, MessageFactory, WorkspaceFactory
+from webhooks.outbound import sender
 from webhooks.outbound.models import Delivery
 from webhooks.outbound.receiver import Answer
 from webhooks.outbound.tasks import deliver_webhooks
@@ -37,6 +38,32 @@ def test_one_doorbell_also_sends_the_other_due_deliveries_and_later_doorbells_fi
     assert deliver_webhooks(ids[1:2]) == 0  # already sent: nothing is sent twice
     assert len(receiver.requests) == 5
     assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SUCCEEDED}
+
+
+def test_a_doorbell_for_sent_deliveries_right_after_an_empty_claim_ends_without_claiming_again(
+    workspace, receiver, monkeypatch
+):
+    """Under a backlog every committed change rings a doorbell, and most find their rows sent
+    by the run that is draining: such a doorbell ends after one claim when this process has
+    just found nothing else to send, instead of claiming again for nothing (the second
+    worker process used to spin on empty claims). Its own deliveries are never skipped."""
+    make_webhook(workspace, receiver.url)
+    [sent] = change_statuses(LeadFactory.create_batch(1, workspace=workspace))
+    assert deliver_webhooks([sent]) == 1
+    assert deliver_webhooks([]) == 0  # this process finds nothing to send
+    [_, due] = change_statuses(LeadFactory.create_batch(1, workspace=workspace))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert deliver_webhooks([sent]) == 0
+    claims = [query for query in queries if "claim_token" in query["sql"] and "UPDATE" in query["sql"]]
+    assert len(claims) == 1
+    assert Delivery.objects.get(pk=due).status == Delivery.Status.PENDING
+    assert deliver_webhooks([due]) == 1  # its own doorbell sends it
+
+    [_, _, later] = change_statuses(LeadFactory.create_batch(1, workspace=workspace))
+    monkeypatch.setattr(sender, "EMPTY_DOORBELL_QUIET", 0)  # found nothing long ago
+    assert deliver_webhooks([sent]) == 1  # looks for other work, and sends it
+    assert Delivery.objects.get(pk=later).status == Delivery.Status.SUCCEEDED
 
 
 def test_a_doorbell_never_sends_a_retry_before_it_is_due(workspace, receiver):

@@ -33,6 +33,9 @@ BUSY_CLAIM_INTERVAL = 0.02  # between claims while requests finish (one claim fi
 # room, were the limit): slots freed since are filled sooner.
 FULL_CLAIM_INTERVAL = 0.005
 IDLE_CLAIM_INTERVAL = 0.25  # between claims that found nothing, while requests are in flight
+# A doorbell whose own deliveries are gone (sent by a run that is draining) looks for other
+# work only if this process has not just found none: see `_deliver`.
+EMPTY_DOORBELL_QUIET = 0.25
 
 # Seconds a prefork child told to stop (SIGTERM) lives on after its run: its worker, shutting
 # down, ends it sooner; a SIGTERM sent to the child alone must not leave a child that never
@@ -45,6 +48,7 @@ _pool = {"pid": None, "executor": None}
 # in flight, so the process exits in seconds, not at the end of a send window.
 _stop_claiming = threading.Event()
 _child = {"prefork": False, "terminated": False}
+_found_nothing = {"at": float("-inf")}  # when a claim of any due delivery last came back empty
 
 
 def sender_stop_claiming():
@@ -128,6 +132,8 @@ class _Run:
                 self.record()
             claim = dispatch.deliveries_claim(ids=ids, limit=limit)
         self.finished += len(claim.unsent)
+        if ids is None and not len(claim):
+            _found_nothing["at"] = now
         for delivery in claim.to_send:
             webhook = delivery.webhook
             future = sender_pool().submit(
@@ -197,7 +203,13 @@ def deliveries_deliver(*, ids=None, window=None):
 def _deliver(ids, window):
     run = _Run(window)
     if ids and not run.claim(ids=ids):
-        run.next_claim_at = 0.0  # already sent by another task: look for other work at once
+        # Already sent, or held back by a cap that another run is filling. Under a backlog a
+        # doorbell per committed change reaches every worker process; each used to claim
+        # again for other work, find the same nothing, and spin (two claims a doorbell,
+        # profiled: one prefork child busy with empty claims while the other drained).
+        if time.monotonic() - _found_nothing["at"] < EMPTY_DOORBELL_QUIET:
+            return run.finished
+        run.next_claim_at = 0.0  # look for other work at once
     while True:
         found = run.claim()
         if run.in_flight:
