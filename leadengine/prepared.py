@@ -125,31 +125,40 @@ class PreparedQuery:
 
 
 @functools.cache
-def _insert_statement(model, vendor):
-    """`INSERT INTO … (every column but the id) VALUES (%s, …) RETURNING id`, built once."""
+def _insert_statement(model, vendor, unless_taken=None):
+    """`INSERT INTO … (every column but the id) VALUES (%s, …) RETURNING id`, built once; with
+    `ON CONFLICT <unless_taken> DO NOTHING` when given."""
     connection = connections["default"]
     quote = connection.ops.quote_name
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     pk = quote(model._meta.pk.column)
+    on_conflict = f" ON CONFLICT {unless_taken} DO NOTHING" if unless_taken else ""
     return (
         fields,
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}) RETURNING {pk}",
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}){on_conflict}"
+        f" RETURNING {pk}",
     )
 
 
-def instance_insert(instance, using="default"):
+def instance_insert(instance, using="default", unless_taken=None):
     """INSERT one new model instance with a statement built once per process: what
     `Model.objects.create()` writes (values prepared by the fields, `auto_now_add` set), without
     its per-call query compilation, and without model signals (none is connected in this
-    project; `bulk_create` skips them too). Sets the instance's id; returns the instance."""
+    project; `bulk_create` skips them too). Sets the instance's id; returns the instance.
+
+    `unless_taken`: a conflict target (`(columns) WHERE …` of a unique index); a row that would
+    conflict there is not written and None is returned."""
     connection = connections[using]
-    fields, statement = _insert_statement(type(instance), connection.vendor)
+    fields, statement = _insert_statement(type(instance), connection.vendor, unless_taken)
     values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(statement, values)
-        instance.pk = cursor.fetchone()[0]
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instance.pk = row[0]
     instance._state.adding = False
     instance._state.db = using
     return instance

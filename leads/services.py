@@ -252,6 +252,11 @@ def _leads_upsert(*, workspace, dedupe_field, records, target_list=None, actor=N
     # else one record deduped on the business email: its one unique value is guarded by the
     # database's unique constraint (a lost race is an IntegrityError the caller retries the
     # careful way), and one lock cannot be taken out of order; a round trip saved per post.
+    elif dedupe_values[0] and (new := _lead_insert_if_new(workspace, *records[0])):
+        outcomes = [LeadUpsertResult(lead=new, created=True)]
+        status = records[0][0].get("lead_status")
+        steps = {id(new): [(0, status)]} if status else {}
+        return _related_and_statuses(workspace, outcomes, [(new, records[0][0])], steps, target_list, actor)
     leads_by_value = _leads_by_dedupe_value(workspace, dedupe_field, dedupe_values)
     owners = _business_email_owners(workspace, dedupe_field, records, leads_by_value)
     outcomes, touched, relations = [], {}, []
@@ -271,14 +276,7 @@ def _leads_upsert(*, workspace, dedupe_field, records, target_list=None, actor=N
             )
             continue
         owners.pop(lead.business_email, None)
-        lead.values_assign(
-            {
-                key: item
-                for key, item in values.items()
-                if key not in _RELATION_FIELDS and key != "lead_status"
-            },
-            custom_values,
-        )
+        _values_assign(lead, values, custom_values)
         if lead.business_email:
             owners[lead.business_email] = lead
         leads_by_value[value] = touched[id(lead)] = lead
@@ -287,6 +285,39 @@ def _leads_upsert(*, workspace, dedupe_field, records, target_list=None, actor=N
             status_steps.setdefault(id(lead), []).append((len(outcomes), values["lead_status"]))
         outcomes.append(LeadUpsertResult(lead=lead, created=created))
     _leads_write(list(touched.values()))
+    return _related_and_statuses(workspace, outcomes, relations, status_steps, target_list, actor)
+
+
+def _values_assign(lead, values, custom_values):
+    lead.values_assign(
+        {key: item for key, item in values.items() if key not in _RELATION_FIELDS and key != "lead_status"},
+        custom_values,
+    )
+
+
+# `unique_lead_business_email` as an INSERT's conflict target: the partial unique index's
+# columns and predicate (PostgreSQL picks the index by them).
+_BUSINESS_EMAIL_TAKEN = "(workspace_id, business_email) WHERE NOT (business_email = '')"
+
+
+def _lead_insert_if_new(workspace, values, custom_values):
+    """One record deduped on its business email, on PostgreSQL: INSERT … ON CONFLICT DO
+    NOTHING before any lookup. A single post mostly brings a new lead (a form, a booking), and
+    the lookup that found nothing was one of its 7 round trips. A taken email writes nothing
+    and returns None: the caller looks the lead up and updates it as before (a writer that
+    took the email a moment ago has committed by then: the INSERT waited for it)."""
+    if connection.vendor != "postgresql":
+        return None
+    lead = Lead(workspace=workspace)
+    _values_assign(lead, values, custom_values)
+    if instance_insert(lead, unless_taken=_BUSINESS_EMAIL_TAKEN) is None:
+        return None
+    lead._remember_persisted_state()
+    return lead
+
+
+def _related_and_statuses(workspace, outcomes, relations, status_steps, target_list, actor):
+    """After the leads' rows: their campaigns and lists, then their statuses in record order."""
     _relations_add(workspace, relations, target_list)
     for index, event in _statuses_apply(outcomes, status_steps, actor).items():
         outcomes[index] = LeadUpsertResult(
