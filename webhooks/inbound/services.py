@@ -1,6 +1,7 @@
 """Turning received documents into leads, and keeping the request log."""
 
 import dataclasses
+import functools
 import json
 import logging
 import random
@@ -544,7 +545,9 @@ def inbound_request_log(
         logger.exception("Could not write the inbound request log for webhook %s", public_id)
         return None
     if not savepoint:
-        inbound_answer_count(status_code)
+        # Counted once the first try commits: a COMMIT that fails (a deferred foreign key, a
+        # serialization failure) is written again the careful way, and counted there.
+        transaction.on_commit(functools.partial(inbound_answer_count, status_code))
     return row
 
 
