@@ -183,6 +183,10 @@ def filled(field):
 
 
 BUSINESS_EMAIL_SET = filled("business_email")
+# `unique_lead_business_email` (below) as the conflict target of an `INSERT … ON CONFLICT`:
+# the partial unique index's columns and predicate, by which PostgreSQL picks the index. Kept
+# beside the constraint: a mismatch is an error on every such INSERT (the upsert's tests run it).
+BUSINESS_EMAIL_CONFLICT_TARGET = "(workspace_id, business_email) WHERE NOT (business_email = '')"
 # The other dedupe fields (`leads.catalogue.DEDUPE_FIELD_KEYS`), each with its index: without
 # one, every post deduped on them read all the leads of its workspace.
 OTHER_DEDUPE_FIELDS = ("personal_email", "person_linkedin", "mobile_phone")

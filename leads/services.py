@@ -19,6 +19,7 @@ from .catalogue import DEFAULT_FIELDS_BY_KEY
 from .events import LeadStatusChanged, lead_status_changed, lead_statuses_changed
 from .metrics import LEAD_UPSERT_DURATION
 from .models import (
+    BUSINESS_EMAIL_CONFLICT_TARGET,
     BUSINESS_EMAIL_SET,
     Campaign,
     Lead,
@@ -295,11 +296,6 @@ def _values_assign(lead, values, custom_values):
     )
 
 
-# `unique_lead_business_email` as an INSERT's conflict target: the partial unique index's
-# columns and predicate (PostgreSQL picks the index by them).
-_BUSINESS_EMAIL_TAKEN = "(workspace_id, business_email) WHERE NOT (business_email = '')"
-
-
 def _lead_insert_if_new(workspace, values, custom_values):
     """One record deduped on its business email, on PostgreSQL: INSERT … ON CONFLICT DO
     NOTHING before any lookup. A single post mostly brings a new lead (a form, a booking), and
@@ -310,7 +306,7 @@ def _lead_insert_if_new(workspace, values, custom_values):
         return None
     lead = Lead(workspace=workspace)
     _values_assign(lead, values, custom_values)
-    if instance_insert(lead, unless_taken=_BUSINESS_EMAIL_TAKEN) is None:
+    if instance_insert(lead, unless_taken=BUSINESS_EMAIL_CONFLICT_TARGET) is None:
         return None
     lead._remember_persisted_state()
     return lead
