@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leads.models import LeadStatus
@@ -282,3 +282,46 @@ def test_a_doorbells_own_ids_are_claimed_within_the_endpoints_cap_oldest_first(w
 
     assert sorted(delivery.pk for delivery in claim.to_send) == ids[:2]
     assert not dispatch.deliveries_claim(ids=ids, limit=64)  # no room left until they finish
+
+
+def test_a_claim_passes_over_the_callers_finished_deliveries_but_other_workers_still_count_them(workspace):
+    webhook = make_webhook(workspace, "https://hooks.example.com/in", max_in_flight=2)
+    change_status(LeadFactory.create_batch(5, workspace=workspace), LeadStatus.OPPORTUNITY)
+    first = dispatch.deliveries_claim(limit=64)
+    finished = [delivery.pk for delivery in first.to_send]
+    assert len(finished) == 2 and not dispatch.deliveries_claim(limit=64)  # the cap is taken
+
+    if connection.vendor != "postgresql":  # SQLite writes outcomes before it claims again
+        with pytest.raises(ValueError):
+            dispatch.deliveries_claim(limit=64, finished=finished)
+        return
+    second = dispatch.deliveries_claim(limit=64, finished=finished)
+
+    assert len(second.to_send) == 2  # their requests are over: the room is the claimer's
+    assert not dispatch.deliveries_claim(limit=64)  # not another worker's, until written
+    assert webhook.deliveries.filter(status=Delivery.Status.IN_FLIGHT).count() == 4
+
+
+def test_on_postgresql_an_endpoints_next_requests_leave_before_the_last_outcomes_are_written(
+    workspace, receiver, monkeypatch
+):
+    meter = receiver.on_request = InFlightMeter()
+    make_webhook(workspace, receiver.url, max_in_flight=1)
+    change_status(LeadFactory.create_batch(3, workspace=workspace), LeadStatus.OPPORTUNITY)
+    claimed_while_recording = []
+    record = dispatch.deliveries_record
+
+    def spy(token, results):
+        recorded = [delivery.pk for delivery, _result in results]
+        in_flight = Delivery.objects.filter(status=Delivery.Status.IN_FLIGHT).exclude(pk__in=recorded)
+        claimed_while_recording.append(in_flight.count())
+        return record(token, results)
+
+    monkeypatch.setattr(dispatch, "deliveries_record", spy)
+
+    assert sender.deliveries_deliver() == 3
+
+    # PostgreSQL: each outcome is written after the next delivery's claim, during its request.
+    assert claimed_while_recording == ([1, 1, 0] if connection.vendor == "postgresql" else [0, 0, 0])
+    assert meter.peak["*"] == 1  # never past the cap of 1
+    assert set(Delivery.objects.values_list("status", "attempt_count")) == {(Delivery.Status.SUCCEEDED, 1)}

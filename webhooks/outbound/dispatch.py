@@ -59,13 +59,14 @@ SELECTION_OVERSIZE = 3  # rows selected per row claimed (see `_claim_sql`, "pick
 
 
 @functools.lru_cache(maxsize=128)
-def _claim_sql(id_count, postgresql):
+def _claim_sql(id_count, postgresql, finished=False):
     """The claim as one statement: which due deliveries go next, fairly, within each
     endpoint's room, and take them. Built from the models' table names; run as SQL because
     the ORM spent ~30 ms of Python per claim compiling these queries (profiled, P8).
 
     - room: per endpoint, its cap (the webhook's own, else the default; 1 while the breaker
-      probes) less its live claims; none while its breaker's pause runs;
+      probes) less its live claims, not counting the caller's `finished` ones (their requests
+      are over, their outcomes not yet written); none while its breaker's pause runs;
     - candidate: per endpoint with room, its oldest claimable deliveries (due pending, or in
       flight with an expired lease), of `ids` when given, not waiting for an earlier
       delivery of the same lead ("deliver in order"), ranked by age. On PostgreSQL each
@@ -123,10 +124,11 @@ SELECT {", ".join(columns)}, EXISTS (
 FROM claimed c JOIN {webhook} w ON w.id = c.webhook_id ORDER BY c.next_attempt_at, c.id"""
     else:
         take = "\n" + take
+    not_finished = "AND NOT (id = ANY(%(finished)s::bigint[]))" if finished else ""
     return f"""
 WITH live AS MATERIALIZED (
     SELECT webhook_id, COUNT(*) AS n FROM {delivery}
-    WHERE status = %(in_flight)s AND claimed_until >= %(now)s GROUP BY webhook_id
+    WHERE status = %(in_flight)s AND claimed_until >= %(now)s {not_finished} GROUP BY webhook_id
 ),
 room AS MATERIALIZED (
     SELECT * FROM (
@@ -154,7 +156,7 @@ picked AS MATERIALIZED (
 
 
 @transaction.atomic(savepoint=False)  # inside the sender's transaction: no savepoint round trips
-def deliveries_claim(*, limit, ids=None):
+def deliveries_claim(*, limit, ids=None, finished=()):
     """Claim up to `limit` deliveries (of `ids`, or any due), fairly between endpoints.
 
     One statement selects and takes the rows (`_claim_sql`); on PostgreSQL the rows another
@@ -162,6 +164,10 @@ def deliveries_claim(*, limit, ids=None):
     transaction. Two workers never claim one row; per-endpoint caps are counted from live
     claims, so two workers claiming at the same instant may exceed a cap briefly, never by
     more than one claim's share.
+
+    `finished` (PostgreSQL): the caller's claimed deliveries whose requests are over and
+    whose outcomes it has not written yet. They hold no request in flight, so they leave
+    their endpoint's room to this claim; other workers still count them until written.
     """
     now = timezone.now()
     token = uuid.uuid4()
@@ -181,8 +187,12 @@ def deliveries_claim(*, limit, ids=None):
     }
     params.update({f"id{n}": pk for n, pk in enumerate(ids or ())})
     postgresql = connection.vendor == "postgresql"
+    if finished:
+        if not postgresql:
+            raise ValueError("Claiming past finished deliveries needs PostgreSQL.")
+        params["finished"] = list(finished)
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(None if ids is None else len(ids), postgresql), params)
+        cursor.execute(_claim_sql(None if ids is None else len(ids), postgresql, bool(finished)), params)
         if not cursor.rowcount:
             return Claim(token=None)
         rows = cursor.fetchall() if postgresql else None

@@ -3,7 +3,8 @@
 Plan → send → record, as a loop. The task's thread claims work (`dispatch.deliveries_claim`:
 fair between endpoints, within their caps, not past a breaker), hands each request to a
 thread pool (`http_client.webhook_post`: the one SSRF-safe client, pinned addresses, one
-timeout), and records outcomes in groups (`dispatch.deliveries_record`). Only the task's
+timeout), and records outcomes in groups (`dispatch.deliveries_record`; on PostgreSQL after
+the next claim, while its requests are in flight: see `_records_after_claim`). Only the task's
 thread touches the database; the pool's threads only do HTTP, each with its own Session, so
 Django's per-thread connections need no care and a prefork child never shares sockets.
 Why threads: docs in webhooks/outbound/README.md ("Concurrency").
@@ -19,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from . import dispatch
 from .http_client import DeliveryResult, webhook_post
@@ -49,6 +50,15 @@ _pool = {"pid": None, "executor": None}
 _stop_claiming = threading.Event()
 _child = {"prefork": False, "terminated": False}
 _found_nothing = {"at": float("-inf")}  # when a claim of any due delivery last came back empty
+
+
+def _records_after_claim():
+    """On PostgreSQL a claim passes over the run's finished but unwritten deliveries
+    (`dispatch.deliveries_claim(finished=…)`), so their outcomes are written after it, in a
+    transaction of their own, while the requests it claimed are in flight: the endpoint's
+    next requests no longer wait for that write. SQLite, one writer, keeps one transaction
+    for both: the outcomes first, then the claim."""
+    return connection.vendor == "postgresql"
 
 
 def sender_stop_claiming():
@@ -125,12 +135,15 @@ class _Run:
         if free <= 0 or now >= self.stop_claiming_at or now < self.next_claim_at:
             return None
         limit = min(free, settings.WEBHOOK_DELIVERY_BATCH_SIZE)
-        with transaction.atomic():  # one commit for the outcomes so far and the next claim
-            if self.waiting:
+        record_after = self.waiting and _records_after_claim()
+        with transaction.atomic():
+            if self.waiting and not record_after:
                 # Finished requests hold their endpoints' room until recorded: record first,
                 # or an endpoint at its cap would wait a whole record interval per round.
                 self.record()
-            claim = dispatch.deliveries_claim(ids=ids, limit=limit)
+            claim = dispatch.deliveries_claim(
+                ids=ids, limit=limit, finished=self.unrecorded() if record_after else ()
+            )
         self.finished += len(claim.unsent)
         if ids is None and not len(claim):
             _found_nothing["at"] = now
@@ -141,9 +154,19 @@ class _Run:
             )
             self.in_flight[future] = (claim.token, delivery)
         self.last_claim_at = now
+        if record_after:
+            self.record()  # while the requests just claimed are in flight
+            if not len(claim):
+                # What it passed over may have held deliveries back (an ordered lead's next
+                # event waits for its earlier one's outcome): look again, now it is written.
+                self.next_claim_at = 0.0
+                return None
         self.busy_interval = FULL_CLAIM_INTERVAL if len(claim) == limit else BUSY_CLAIM_INTERVAL
         self.next_claim_at = now + (self.busy_interval if len(claim) else IDLE_CLAIM_INTERVAL)
         return len(claim)
+
+    def unrecorded(self):
+        return [delivery.pk for results in self.outcomes.values() for delivery, _result in results]
 
     def claiming_over(self):
         return _stop_claiming.is_set() or time.monotonic() >= self.stop_claiming_at
@@ -170,8 +193,10 @@ class _Run:
             self.waiting += 1
 
     def record(self):
-        for token, results in self.outcomes.items():
-            dispatch.deliveries_record(token, results)
+        with transaction.atomic(savepoint=False):  # one commit (the claim's, when inside it)
+            for token, results in self.outcomes.items():
+                dispatch.deliveries_record(token, results)
+        for results in self.outcomes.values():
             self.finished += len(results)
         self.outcomes.clear()
         self.waiting = 0
