@@ -193,3 +193,25 @@ def wait_until(predicate, timeout=30, interval=0.1, message="condition"):
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def stub_dns(monkeypatch):
+    """Replace the system resolver (the process edge) with a table: name -> answers.
+
+    A list of lists answers each lookup with the next entry (DNS rebinding)."""
+    table = {}
+    lookups = []
+
+    def resolve(host, port):
+        lookups.append(host)
+        answers = table.get(host)
+        if answers is None:
+            raise OSError(f"stub resolver: no such host {host}")
+        if answers and isinstance(answers[0], list):
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+        return answers
+
+    monkeypatch.setattr(destinations, "resolve_addresses", resolve)
+    table["lookups"] = lookups
+    return table

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 from tests.conftest import PROJECT_DIR
@@ -142,3 +143,13 @@ class ClickCounter:
         """Choosing from a picker: one click to open it, one on the choice; typed here."""
         self.count += 2
         self.page.fill(selector, value)
+
+
+def expect_saved(page):
+    """Wait for the admin's success message after a form POST. If the page shows the form
+    again instead, fail with what it says (its errors), not with a bare timeout."""
+    try:
+        page.wait_for_selector(".messagelist .success")
+    except PlaywrightTimeout:
+        shown = page.locator(".errornote, .errorlist, .messagelist").all_inner_texts()
+        pytest.fail(f"No success message at {page.url}; the page shows: {shown}")

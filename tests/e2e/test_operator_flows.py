@@ -28,7 +28,7 @@ from webhooks.inbound.services import mappings_suggest
 from webhooks.outbound.models import Delivery
 from webhooks.outbound.receiver import Answer
 
-from .conftest import ClickCounter, in_viewport, screenshot
+from .conftest import ClickCounter, expect_saved, in_viewport, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,7 +65,7 @@ def test_operator_adds_a_trigger_and_send_test_shows_the_2xx_result(logged_in, r
     page.fill("#id_description", "Posts every status change to our Zap.")
     page.fill("#id_url", receiver.url)
     page.click("input[name=_continue]")
-    page.wait_for_selector(".messagelist .success")
+    expect_saved(page)
     page.click("button:text-is('Send Test')")
 
     page.wait_for_selector("text=Delivered.")
@@ -81,9 +81,11 @@ def test_operator_adds_a_trigger_and_send_test_shows_the_2xx_result(logged_in, r
     screenshot(page, "settings-webhooks-send")
 
 
-def test_a_trigger_whose_host_does_not_resolve_yet_is_saved_with_a_warning_and_listed(logged_in):
+def test_a_trigger_whose_host_does_not_resolve_yet_is_saved_with_a_warning_and_listed(logged_in, stub_dns):
     page = logged_in
-    url = "https://hooks.not-live-yet.invalid/x"  # .invalid never resolves (RFC 6761): no network needed
+    # The live server runs in this process: the stub resolver answers its lookup ("no such
+    # host"), so the outcome never depends on the machine's DNS.
+    url = "https://hooks.not-live-yet.invalid/x"
 
     open_settings_webhooks(page, "Send Data")
     page.click("#le-add:text-is('Add Trigger')")
@@ -91,10 +93,11 @@ def test_a_trigger_whose_host_does_not_resolve_yet_is_saved_with_a_warning_and_l
     page.fill("#id_url", url)
     page.click("input[name=_continue]")
 
-    page.wait_for_selector(".messagelist .success")
+    expect_saved(page)
     warning = page.inner_text(".messagelist .warning")
     assert "hooks.not-live-yet.invalid does not resolve yet" in warning
     assert page.locator(".errorlist").count() == 0
+    assert "hooks.not-live-yet.invalid" in stub_dns["lookups"]
     open_settings_webhooks(page, "Send Data")
     assert url in page.locator("tr.le-row", has_text="CRM before its DNS is live").inner_text()
 
@@ -112,7 +115,7 @@ def test_a_status_change_in_the_admin_is_delivered_signed_and_logged(logged_in, 
     assert in_viewport(page, status) and in_viewport(page, save)  # 2 clicks, no scrolling
     page.click(status)
     page.click(save)
-    page.wait_for_selector(".messagelist .success")
+    expect_saved(page)
 
     wait_until(lambda: receiver.requests, message="the receiver to get the delivery")
     [request] = receiver.requests
@@ -144,14 +147,14 @@ def test_operator_maps_a_captured_sample_and_the_next_post_creates_the_lead(
     page.fill("#id_name", "Typeform signup")
     page.fill("#id_description", "The signup form on our site.")
     page.click("input[name=_continue]")
-    page.wait_for_selector(".messagelist .success")
+    expect_saved(page)
     url = page.input_value("#webhook-url")
     page.click("button[data-copy-target=webhook-url]")
     page.wait_for_selector("button[data-copy-target=webhook-url]:text-is('Copied')")
     assert page.evaluate("navigator.clipboard.readText()") == url
     page.check("#id_capture_next")
     page.click("input[name=_continue]")
-    page.wait_for_selector(".messagelist .success")
+    expect_saved(page)
 
     sample = {"contact": {"work": {"email": "Ada@Initech.example"}}, "given": "Ada", "org": "Initech"}
     captured = requests.post(url, json=sample, headers={"Authorization": f"Bearer {key}"}, timeout=10)
@@ -171,7 +174,7 @@ def test_operator_maps_a_captured_sample_and_the_next_post_creates_the_lead(
             continue
         page.locator("input:focus").fill(field)
     page.click("input[name=_continue]")
-    page.wait_for_selector(".messagelist .success")
+    expect_saved(page)
     page.locator("#mappings-group").scroll_into_view_if_needed()
     screenshot(page, "inbound-mapping-editor")
 
@@ -266,7 +269,7 @@ def test_a_failing_receiver_shows_the_retry_and_a_redeliver_click_succeeds(
     receiver.default = Answer(status=200, body=b"ok")
     page.go_back()
     page.click("#le-recent-deliveries button:text-is('Redeliver')")
-    page.wait_for_selector(".messagelist .success")
+    expect_saved(page)
     reload_until(page, ".field-status_column .le-badge:text-is('Succeeded')")
     assert len(receiver.requests) == 2
     assert {request.header("webhook-id") for request in receiver.requests} == {
@@ -349,7 +352,7 @@ def test_the_mapping_editor_builds_seven_rows_from_a_captured_sample_in_ten_clic
     clicks.pick("#mappings-group input:focus", "last_name")
     screenshot(page, "inbound-mapping-editor")
     clicks.click("input[name=_continue]")
-    page.wait_for_selector(".messagelist .success")
+    expect_saved(page)
 
     assert clicks.count <= 10, clicks.count
     assert set(webhook.mappings.values_list("field", "source_path")) == {
@@ -412,7 +415,7 @@ def test_operator_starts_a_typeform_action_from_its_preset_and_a_signed_post_cre
     screenshot(page, "inbound-preset-picker")
     page.fill("#id_signing_secret", "typeform-secret-e2e")
     page.click("input[name=_continue]")
-    page.wait_for_selector(".messagelist .success")
+    expect_saved(page)
     assert "Connect ▸ Webhooks ▸ Add a webhook" in page.inner_text("#le-preset-setup")
 
     webhook = InboundWebhook.objects.get(preset="typeform")
