@@ -145,7 +145,7 @@ class _Run:
                 ids=ids, limit=limit, finished=self.unrecorded() if record_after else ()
             )
         self.finished += len(claim.unsent)
-        if ids is None and not len(claim):
+        if ids is None and not len(claim) and not record_after:  # else: looked again below
             _found_nothing["at"] = now
         for delivery in claim.to_send:
             webhook = delivery.webhook
