@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from leads.models import LeadStatus
 from leads.services import lead_set_status
-from tests.factories import LeadFactory
+from tests.factories import LeadFactory, WorkspaceFactory
 from webhooks.outbound import dispatch, sender, tasks
 from webhooks.outbound.http_client import DeliveryResult
 from webhooks.outbound.models import BREAKER_FIRST_PAUSE, BREAKER_THRESHOLD, Delivery, DeliveryAttempt
@@ -325,3 +325,47 @@ def test_on_postgresql_an_endpoints_next_requests_leave_before_the_last_outcomes
     assert claimed_while_recording == ([1, 1, 0] if connection.vendor == "postgresql" else [0, 0, 0])
     assert meter.peak["*"] == 1  # never past the cap of 1
     assert set(Delivery.objects.values_list("status", "attempt_count")) == {(Delivery.Status.SUCCEEDED, 1)}
+
+
+def claim_plan(limit):
+    """The claim's EXPLAIN ANALYZE (PostgreSQL, JSON), run in a savepoint rolled back."""
+    sql = dispatch._claim_sql(None, True)
+    params = {
+        "pending": Delivery.Status.PENDING,
+        "in_flight": Delivery.Status.IN_FLIGHT,
+        "now": timezone.now(),
+        "until": timezone.now() + timedelta(minutes=1),
+        "token": "00000000-0000-0000-0000-000000000001",
+        "threshold": BREAKER_THRESHOLD,
+        "default_cap": 8,
+        "limit": limit,
+        "selection": limit * 3,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    return json.loads(plan) if isinstance(plan, str) else plan
+
+
+def plan_nodes(node):
+    yield node
+    for child in node.get("Plans", ()):
+        yield from plan_nodes(child)
+
+
+def test_a_claim_looks_only_at_endpoints_with_queued_deliveries_not_at_every_idle_webhook(workspace):
+    busy = [make_webhook(workspace, f"https://hooks.example.com/{n}", name=str(n)) for n in range(2)]
+    idle_workspace = WorkspaceFactory()
+    for n in range(30):  # other tenants' webhooks with nothing to send
+        make_webhook(idle_workspace, f"https://idle.example.com/{n}", name=f"idle {n}")
+    change_status(LeadFactory.create_batch(3, workspace=workspace), LeadStatus.OPPORTUNITY)
+
+    if connection.vendor == "postgresql":
+        [root] = claim_plan(limit=64)
+        [room] = [node for node in plan_nodes(root["Plan"]) if node.get("Subplan Name") == "CTE room"]
+        assert room["Actual Rows"] == 2  # the two endpoints with deliveries, of 32 webhooks
+    claim = dispatch.deliveries_claim(limit=64)
+
+    assert {delivery.webhook_id for delivery in claim.to_send} == {webhook.pk for webhook in busy}
+    assert len(claim.to_send) == 6

@@ -90,11 +90,25 @@ def _claim_sql(id_count, postgresql, finished=False):
     in_turn = f"""NOT (r.deliver_in_order AND d.lead_id IS NOT NULL AND EXISTS (
             SELECT 1 FROM {delivery} e WHERE e.webhook_id = d.webhook_id AND e.lead_id = d.lead_id
             AND e.id < d.id AND e.status IN (%(pending)s, %(in_flight)s)))"""
-    of_ids = of_webhooks = ""
+    of_ids = of_webhooks = queued = ""
     if id_count is not None:
         ids = ", ".join(f"%(id{n})s" for n in range(id_count))
         of_ids = f"AND d.id IN ({ids})"
         of_webhooks = f"AND w.id IN (SELECT webhook_id FROM {delivery} WHERE id IN ({ids}))"
+    elif postgresql:
+        # Skip through the `delivery_queued_hook` index, one probe per endpoint with queued
+        # deliveries: idle webhooks of other workspaces cost nothing (visiting every webhook
+        # made a claim 4x slower with 5,000 idle ones, measured).
+        is_queued = "status IN (%(pending)s, %(in_flight)s)"
+        queued = f"""RECURSIVE queued(webhook_id) AS (
+    (SELECT webhook_id FROM {delivery} WHERE {is_queued} ORDER BY webhook_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.webhook_id FROM {delivery} d WHERE d.{is_queued} AND d.webhook_id > q.webhook_id
+            ORDER BY d.webhook_id LIMIT 1)
+    FROM queued q WHERE q.webhook_id IS NOT NULL
+),
+"""
+        of_webhooks = "AND w.id IN (SELECT webhook_id FROM queued)"
     if postgresql and id_count is None:
         oldest = f"""SELECT d.id, d.webhook_id, d.next_attempt_at FROM {delivery} d
             WHERE d.webhook_id = r.webhook_id AND {{half}} AND {in_turn}
@@ -126,7 +140,7 @@ FROM claimed c JOIN {webhook} w ON w.id = c.webhook_id ORDER BY c.next_attempt_a
         take = "\n" + take
     not_finished = "AND NOT (id = ANY(%(finished)s::bigint[]))" if finished else ""
     return f"""
-WITH live AS MATERIALIZED (
+WITH {queued}live AS MATERIALIZED (
     SELECT webhook_id, COUNT(*) AS n FROM {delivery}
     WHERE status = %(in_flight)s AND claimed_until >= %(now)s {not_finished} GROUP BY webhook_id
 ),

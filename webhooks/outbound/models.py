@@ -348,6 +348,13 @@ class Delivery(models.Model):
             models.Index(fields=["webhook", "lead", "status"]),
             # The claim reads each endpoint's oldest due deliveries, at most its room.
             models.Index(fields=["webhook", "status", "next_attempt_at", "id"], name="delivery_hook_due"),
+            # The claim finds the endpoints with queued deliveries by skipping through this
+            # (small) index, not by visiting every webhook of every workspace.
+            models.Index(
+                fields=["webhook"],
+                condition=models.Q(status__in=["pending", "in_flight"]),
+                name="delivery_queued_hook",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["webhook", "event_id"], name="unique_delivery_per_event"),
