@@ -81,6 +81,23 @@ def webhooks_create(workspace, url, count=1):
     ]
 
 
+def idle_webhooks_create(count):
+    """`count` webhooks of another workspace with nothing to send (other tenants of a SaaS);
+    the ones of earlier runs are deleted first."""
+    Workspace.objects.filter(slug="bench-idle").delete()
+    if count:
+        workspace = Workspace.objects.create(name="Idle tenants", slug="bench-idle")
+        OutboundWebhook.objects.bulk_create(
+            [
+                OutboundWebhook(workspace=workspace, name=f"Idle {n}", url="https://idle.example.com/hook")
+                for n in range(count)
+            ],
+            batch_size=1000,
+        )
+    with connection.cursor() as cursor:  # as autovacuum would have, after that many rows
+        cursor.execute("ANALYZE outbound_outboundwebhook")
+
+
 def deliveries_done():
     return Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count()
 

@@ -80,9 +80,16 @@ def main():
     parser.add_argument("--n", type=int, default=10_000, help="deliveries (≥ 10,000 for the record)")
     parser.add_argument("--per-commit", type=int, default=1, help="status changes per transaction")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument(
+        "--idle-webhooks", type=int, default=0, help="other workspaces' webhooks with nothing to send"
+    )
     args = parser.parse_args()
     le.database_prepare()
-    print(f"# P1 outbound throughput · n={args.n} · per-commit={args.per_commit} · {machine()}")
+    le.idle_webhooks_create(args.idle_webhooks)
+    print(
+        f"# P1 outbound throughput · n={args.n} · per-commit={args.per_commit}"
+        f" · {args.idle_webhooks} idle webhooks · {machine()}"
+    )
     with receiver() as rx:
         ours = run_ours(rx, n=args.n, per_commit=args.per_commit)
         print_json_line(what="leadengine_live", **{k: round(v, 1) for k, v in ours.items()})
