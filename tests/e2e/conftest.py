@@ -146,10 +146,13 @@ class ClickCounter:
 
 
 def expect_saved(page):
-    """Wait for the admin's success message after a form POST. If the page shows the form
-    again instead, fail with what it says (its errors), not with a bare timeout."""
+    """Wait for the admin's success message after a form POST, then for the whole page. If
+    the page shows the form again instead, fail with what it says (its errors), not with a
+    bare timeout. (A click waits for its navigation to start, not for the page to be parsed:
+    read too early, a table can end mid-row.)"""
     try:
         page.wait_for_selector(".messagelist .success")
     except PlaywrightTimeout:
         shown = page.locator(".errornote, .errorlist, .messagelist").all_inner_texts()
         pytest.fail(f"No success message at {page.url}; the page shows: {shown}")
+    page.wait_for_load_state()  # the message is at the top: the rest of the page parsed too
