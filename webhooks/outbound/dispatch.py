@@ -64,6 +64,9 @@ def _claim_sql(id_count, postgresql, finished=False):
     endpoint's room, and take them. Built from the models' table names; run as SQL because
     the ORM spent ~30 ms of Python per claim compiling these queries (profiled, P8).
 
+    - queued (PostgreSQL, any due): the endpoints with pending or in-flight deliveries, one
+      index probe each (`delivery_queued_hook`); only they get a room, so the idle webhooks
+      of every other workspace cost a claim nothing;
     - room: per endpoint, its cap (the webhook's own, else the default; 1 while the breaker
       probes) less its live claims, not counting the caller's `finished` ones (their requests
       are over, their outcomes not yet written); none while its breaker's pause runs;
