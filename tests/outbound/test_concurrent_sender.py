@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -327,25 +328,24 @@ def test_on_postgresql_an_endpoints_next_requests_leave_before_the_last_outcomes
     assert set(Delivery.objects.values_list("status", "attempt_count")) == {(Delivery.Status.SUCCEEDED, 1)}
 
 
-def claim_plan(limit):
-    """The claim's EXPLAIN ANALYZE (PostgreSQL, JSON), run in a savepoint rolled back."""
-    sql = dispatch._claim_sql(None, True)
-    params = {
-        "pending": Delivery.Status.PENDING,
-        "in_flight": Delivery.Status.IN_FLIGHT,
-        "now": timezone.now(),
-        "until": timezone.now() + timedelta(minutes=1),
-        "token": "00000000-0000-0000-0000-000000000001",
-        "threshold": BREAKER_THRESHOLD,
-        "default_cap": 8,
-        "limit": limit,
-        "selection": limit * 3,
-    }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]
-        transaction.set_rollback(True)
-    return json.loads(plan) if isinstance(plan, str) else plan
+@contextmanager
+def claim_plans():
+    """The EXPLAIN ANALYZE (PostgreSQL, JSON) of each claim statement run inside: the real
+    statement and parameters, explained in a savepoint rolled back, then run for real."""
+    plans = []
+
+    def explain_first(execute, sql, params, many, context):
+        is_claim = "room AS MATERIALIZED" in sql and not sql.startswith("EXPLAIN")
+        if is_claim and connection.vendor == "postgresql":
+            with transaction.atomic():
+                context["cursor"].execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+                plan = context["cursor"].fetchone()[0]
+                plans.append(json.loads(plan) if isinstance(plan, str) else plan)
+                transaction.set_rollback(True)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain_first):
+        yield plans
 
 
 def plan_nodes(node):
@@ -361,11 +361,12 @@ def test_a_claim_looks_only_at_endpoints_with_queued_deliveries_not_at_every_idl
         make_webhook(idle_workspace, f"https://idle.example.com/{n}", name=f"idle {n}")
     change_status(LeadFactory.create_batch(3, workspace=workspace), LeadStatus.OPPORTUNITY)
 
+    with claim_plans() as plans:
+        claim = dispatch.deliveries_claim(limit=64)
+
     if connection.vendor == "postgresql":
-        [root] = claim_plan(limit=64)
+        [[root]] = plans
         [room] = [node for node in plan_nodes(root["Plan"]) if node.get("Subplan Name") == "CTE room"]
         assert room["Actual Rows"] == 2  # the two endpoints with deliveries, of 32 webhooks
-    claim = dispatch.deliveries_claim(limit=64)
-
     assert {delivery.webhook_id for delivery in claim.to_send} == {webhook.pk for webhook in busy}
     assert len(claim.to_send) == 6
