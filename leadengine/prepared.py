@@ -10,6 +10,7 @@ Only for queries whose text depends on nothing but the model: the parameters are
 
 import functools
 import json
+import uuid
 
 from django.db import connections
 from django.db.models import BooleanField, F, Field, Func
@@ -224,7 +225,22 @@ def _json_value(field, instance, connection):
     if field.get_internal_type() == "JSONField":
         return value if field.encoder is None else json.loads(json.dumps(value, cls=field.encoder))
     value = field.get_db_prep_save(value, connection)
+    if isinstance(value, uuid.UUID):
+        return str(value)
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def json_rows(instances, fields, using="default"):
+    """Instances' values of `fields` as ONE JSON parameter for `json_to_recordset` (keyed by
+    column), each value as the field prepares it."""
+    connection = connections[using]
+    return json.dumps(
+        [
+            {field.column: _json_value(field, instance, connection) for field in fields}
+            for instance in instances
+        ],
+        separators=(",", ":"),
+    )
 
 
 def instances_insert(instances, *, update_fields=None, using="default"):

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from leadengine.prepared import LoadedValues, column_names, instance_from_row, instances_insert
+from leadengine.prepared import LoadedValues, column_names, instance_from_row, instances_insert, json_rows
 
 from . import metrics
 from .http_client import DeliveryResult
@@ -346,30 +346,34 @@ def deliveries_start(deliveries, now):
 
 
 def deliveries_record(token, results):
-    """Write a group of outcomes in a few queries: deliveries with the same outcome share one
-    UPDATE, limited to rows this claim still holds (if the lease was lost and another worker
-    took a row, its outcome is theirs); the attempt rows are written either way: they
-    happened. Also feeds the circuit breaker, honours 410 Gone, and queues the operators'
-    notification when a delivery failed for good (one task after commit, off this path)."""
+    """Write one claim's outcomes (`outcomes_record`)."""
+    outcomes_record({token: results})
+
+
+def outcomes_record(outcomes):
+    """Write the outcomes of one or more claims (`{claim token: [(delivery, result)]}`) in a
+    constant number of queries: one UPDATE of the deliveries, limited to rows their claim
+    still holds (if the lease was lost and another worker took a row, its outcome is theirs);
+    the attempt rows are written either way: they happened. Also feeds the circuit breaker,
+    honours 410 Gone, and queues the operators' notification when a delivery failed for good
+    (one task after commit, off this path)."""
+    results = [(delivery, result) for pairs in outcomes.values() for delivery, result in pairs]
     if not results:
         return
     now = timezone.now()
     disable = {}
     failed_for_good = set()
-    groups = defaultdict(list)
-    for delivery, result in results:
-        reason = delivery.apply_result(result, now)
-        if reason:
-            disable[delivery.webhook_id] = reason
-        elif _failed_for_good(delivery, result):
-            failed_for_good.add(delivery.webhook_id)
-        groups[tuple(getattr(delivery, name) for name in OUTCOME_FIELDS)].append(delivery.pk)
+    for token, pairs in outcomes.items():
+        for delivery, result in pairs:
+            reason = delivery.apply_result(result, now)
+            if reason:
+                disable[delivery.webhook_id] = reason
+            elif _failed_for_good(delivery, result):
+                failed_for_good.add(delivery.webhook_id)
+            delivery.claim_token = token  # the claim whose hold the outcome needs
     attempts = [attempt_row(delivery, result) for delivery, result in results]
     with transaction.atomic(savepoint=False):
-        for values, ids in groups.items():
-            Delivery.objects.filter(pk__in=ids, claim_token=token).update(
-                claim_token=None, claimed_until=None, **dict(zip(OUTCOME_FIELDS, values, strict=True))
-            )
+        _outcomes_update([delivery for delivery, _result in results])
         # The rows `deliveries_start` wrote become the outcomes (even if marked lost since):
         # rewritten in place, one statement.
         started = [attempt for attempt in attempts if attempt.pk is not None]
@@ -383,6 +387,37 @@ def deliveries_record(token, results):
                 webhook_stopped_notify(webhook_id=webhook_id, kind=WebhookNotice.Kind.GONE, reason=reason)
         webhooks_failing_enqueue(webhook_ids=failed_for_good - disable.keys())
     metrics.deliveries_observe(results)  # in memory only: counters for /metrics
+
+
+@functools.cache
+def _outcomes_update_sql():
+    """PostgreSQL: every outcome in one UPDATE, the rows as one JSON parameter, each written
+    only while its claim (`claim_token`) still holds it."""
+    quote = connection.ops.quote_name
+    fields = [Delivery._meta.get_field(name) for name in ("id", "claim_token", *OUTCOME_FIELDS)]
+    record = ", ".join(f"{quote(field.column)} {field.rel_db_type(connection)}" for field in fields)
+    sets = ", ".join(f"{quote(field.column)} = o.{quote(field.column)}" for field in fields[2:])
+    sql = f"""UPDATE {quote(Delivery._meta.db_table)} d
+        SET claim_token = NULL, claimed_until = NULL, {sets}
+        FROM json_to_recordset(%s::json) AS o({record})
+        WHERE d.id = o.id AND d.claim_token = o.claim_token"""
+    return sql, fields
+
+
+def _outcomes_update(deliveries):
+    if connection.vendor != "postgresql":
+        groups = defaultdict(list)
+        for delivery in deliveries:
+            key = (delivery.claim_token, *(getattr(delivery, name) for name in OUTCOME_FIELDS))
+            groups[key].append(delivery.pk)
+        for (token, *values), ids in groups.items():
+            Delivery.objects.filter(pk__in=ids, claim_token=token).update(
+                claim_token=None, claimed_until=None, **dict(zip(OUTCOME_FIELDS, values, strict=True))
+            )
+        return
+    sql, fields = _outcomes_update_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json_rows(deliveries, fields)])
 
 
 def _failed_for_good(delivery, result):

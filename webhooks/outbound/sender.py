@@ -119,9 +119,12 @@ class _Run:
         self.in_flight = {}  # future -> (claim token, delivery)
         self.outcomes = defaultdict(list)  # claim token -> [(delivery, result)]
         self.waiting = 0
+        self.failed = False  # a waiting outcome is a network failure
         self.finished = 0
         self.next_claim_at = 0.0
         self.last_claim_at = 0.0
+        self.last_claimed = 0  # deliveries the last claim took
+        self.freed = 0  # requests finished since the last claim
         self.busy_interval = BUSY_CLAIM_INTERVAL
         self.last_record_at = time.monotonic()
         self.next_renewal_at = time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 4
@@ -135,7 +138,9 @@ class _Run:
         if free <= 0 or now >= self.stop_claiming_at or now < self.next_claim_at:
             return None
         limit = min(free, settings.WEBHOOK_DELIVERY_BATCH_SIZE)
-        record_after = self.waiting and _records_after_claim()
+        # A network failure is written before the next claim: it may hold its endpoint back
+        # (the breaker), and a probe's failure must set the pause before another probe goes.
+        record_after = self.waiting and _records_after_claim() and not self.failed
         with transaction.atomic():
             if self.waiting and not record_after:
                 # Finished requests hold their endpoints' room until recorded: record first,
@@ -154,7 +159,8 @@ class _Run:
             )
             self.in_flight[future] = (claim.token, delivery)
         self.last_claim_at = now
-        if record_after:
+        self.last_claimed, self.freed = len(claim.to_send), 0
+        if record_after and (not len(claim) or self.record_due(now)):
             self.record()  # while the requests just claimed are in flight
             if not len(claim):
                 # What it passed over may have held deliveries back (an ordered lead's next
@@ -175,31 +181,41 @@ class _Run:
         done, _ = wait(list(self.in_flight), timeout=BUSY_CLAIM_INTERVAL, return_when=FIRST_COMPLETED)
         self.harvest(done)
         now = time.monotonic()
-        if self.waiting >= RECORD_EVERY or (self.waiting and now - self.last_record_at >= RECORD_INTERVAL):
+        if self.record_due(now):
             self.record()
         if now >= self.next_renewal_at:
             dispatch.leases_renew({token for token, _ in self.in_flight.values()})
             self.next_renewal_at = now + settings.WEBHOOK_LEASE_SECONDS / 4
+
+    def record_due(self, now):
+        return self.waiting >= RECORD_EVERY or (self.waiting and now - self.last_record_at >= RECORD_INTERVAL)
 
     def harvest(self, done):
         """Move finished requests to the outcomes waiting to be recorded. Each frees a slot and
         its endpoint's room, so a claim that found nothing (all room taken) is tried again
         soon, not an idle interval later."""
         if done:
-            self.next_claim_at = min(self.next_claim_at, self.last_claim_at + self.busy_interval)
+            self.freed += len(done)
+            # A whole claim's worth of requests over: the slots it filled are free again
+            # (an endpoint at its cap drains at one claim per wave, not per busy interval).
+            interval = FULL_CLAIM_INTERVAL if self.freed >= self.last_claimed else self.busy_interval
+            self.next_claim_at = min(self.next_claim_at, self.last_claim_at + interval)
         for future in done:
             token, delivery = self.in_flight.pop(future)
-            self.outcomes[token].append((delivery, future.result()))
+            result = future.result()
+            self.outcomes[token].append((delivery, result))
             self.waiting += 1
+            self.failed = self.failed or result.network_failure
 
     def record(self):
-        with transaction.atomic(savepoint=False):  # one commit (the claim's, when inside it)
-            for token, results in self.outcomes.items():
-                dispatch.deliveries_record(token, results)
+        if self.outcomes:
+            with transaction.atomic(savepoint=False):  # one commit (the claim's, when inside it)
+                dispatch.outcomes_record(self.outcomes)
         for results in self.outcomes.values():
             self.finished += len(results)
         self.outcomes.clear()
         self.waiting = 0
+        self.failed = False
         self.last_record_at = time.monotonic()
 
 
