@@ -405,6 +405,7 @@ def _outcomes_update_sql():
 
 
 def _outcomes_update(deliveries):
+    """Each delivery's `claim_token` names the claim whose hold its outcome needs."""
     if connection.vendor != "postgresql":
         groups = defaultdict(list)
         for delivery in deliveries:
@@ -414,10 +415,12 @@ def _outcomes_update(deliveries):
             Delivery.objects.filter(pk__in=ids, claim_token=token).update(
                 claim_token=None, claimed_until=None, **dict(zip(OUTCOME_FIELDS, values, strict=True))
             )
-        return
-    sql, fields = _outcomes_update_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [json_rows(deliveries, fields)])
+    else:
+        sql, fields = _outcomes_update_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [json_rows(deliveries, fields)])
+    for delivery in deliveries:  # as the rows their claims still held now are
+        delivery.claim_token = delivery.claimed_until = None
 
 
 def _failed_for_good(delivery, result):
