@@ -119,7 +119,6 @@ class _Run:
         self.in_flight = {}  # future -> (claim token, delivery)
         self.outcomes = defaultdict(list)  # claim token -> [(delivery, result)]
         self.waiting = 0
-        self.failed = False  # a waiting outcome is a network failure
         self.finished = 0
         self.next_claim_at = 0.0
         self.last_claim_at = 0.0
@@ -140,7 +139,7 @@ class _Run:
         limit = min(free, settings.WEBHOOK_DELIVERY_BATCH_SIZE)
         # A network failure is written before the next claim: it may hold its endpoint back
         # (the breaker), and a probe's failure must set the pause before another probe goes.
-        record_after = self.waiting and _records_after_claim() and not self.failed
+        record_after = self.waiting and _records_after_claim() and not self.network_failure_waiting()
         with transaction.atomic():
             if self.waiting and not record_after:
                 # Finished requests hold their endpoints' room until recorded: record first,
@@ -187,6 +186,11 @@ class _Run:
             dispatch.leases_renew({token for token, _ in self.in_flight.values()})
             self.next_renewal_at = now + settings.WEBHOOK_LEASE_SECONDS / 4
 
+    def network_failure_waiting(self):
+        return any(
+            result.network_failure for results in self.outcomes.values() for _delivery, result in results
+        )
+
     def record_due(self, now):
         return self.waiting >= RECORD_EVERY or (self.waiting and now - self.last_record_at >= RECORD_INTERVAL)
 
@@ -202,10 +206,8 @@ class _Run:
             self.next_claim_at = min(self.next_claim_at, self.last_claim_at + interval)
         for future in done:
             token, delivery = self.in_flight.pop(future)
-            result = future.result()
-            self.outcomes[token].append((delivery, result))
+            self.outcomes[token].append((delivery, future.result()))
             self.waiting += 1
-            self.failed = self.failed or result.network_failure
 
     def record(self):
         if self.outcomes:
@@ -215,7 +217,6 @@ class _Run:
             self.finished += len(results)
         self.outcomes.clear()
         self.waiting = 0
-        self.failed = False
         self.last_record_at = time.monotonic()
 
 
