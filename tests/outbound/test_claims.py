@@ -9,7 +9,7 @@ from django.db import connection
 
 from webhooks.outbound import dispatch, sender
 from webhooks.outbound.http_client import DeliveryResult
-from webhooks.outbound.models import Delivery
+from webhooks.outbound.models import Delivery, DeliveryAttempt
 
 from .conftest import make_webhook
 
@@ -106,3 +106,33 @@ def test_a_delivery_claimed_six_times_without_outcome_fails_instead_of_looping(w
     assert delivery.status == Delivery.Status.FAILED
     assert delivery.attempts.get().error_class == "AttemptsExhausted"
     assert receiver.requests == []
+
+
+@pytest.mark.django_db
+def test_a_claim_counts_and_starts_an_attempt_only_for_what_it_will_send(workspace):
+    """A disabled webhook's delivery is written off unsent with no attempt counted; the other
+    gets its attempt counted and its row started, and the attempt a dead worker left open on
+    it is closed as lost (the new one is not)."""
+    stale = datetime(2000, 1, 1, tzinfo=UTC)
+    [sendable] = pending_deliveries(make_webhook(workspace, "https://example.com/on"), 1)
+    off = make_webhook(workspace, "https://example.com/off", is_active=False, disabled_reason="410 Gone")
+    [unsendable] = pending_deliveries(off, 1)
+    Delivery.objects.filter(pk=sendable.pk).update(
+        status=Delivery.Status.IN_FLIGHT, attempt_count=1, claimed_until=stale
+    )
+    DeliveryAttempt.objects.create(
+        delivery=sendable, number=1, started_at=stale, request_url="https://example.com/on", in_progress=True
+    )
+
+    claim = dispatch.deliveries_claim(limit=10)
+
+    [to_send] = claim.to_send
+    assert (to_send.pk, to_send.attempt_count) == (sendable.pk, 2)
+    assert list(sendable.attempts.values_list("number", "in_progress", "error_class")) == [
+        (1, False, "WorkerLost"),
+        (2, True, ""),
+    ]
+    assert to_send.started_attempt_id == sendable.attempts.get(number=2).pk
+    unsendable.refresh_from_db()
+    assert (unsendable.status, unsendable.attempt_count) == (Delivery.Status.FAILED, 0)
+    assert unsendable.attempts.get().error_class == "WebhookDisabled"

@@ -4,8 +4,8 @@ requests; this module only reads and writes the database.
 
 A claim is a lease: `claimed_until` is renewed by the live sender (`leases_renew`), so a
 killed worker's deliveries are claimable again one lease later. Claiming does not use up an
-attempt: `deliveries_start` counts it, and writes its attempt row, just before the request
-leaves. A worker that dies after that leaves the row behind; the next claim closes it as
+attempt: the claim counts it, and writes its attempt row, only for a request about to
+leave. A worker that dies after that leaves the row behind; the next claim closes it as
 "WorkerLost" (the request may have reached the receiver).
 """
 
@@ -33,6 +33,7 @@ from .models import (
     breaker_pause,
 )
 from .notifications import webhook_stopped_notify, webhooks_failing_enqueue
+from .retry import MAX_ATTEMPTS
 
 OUTCOME_FIELDS = ("status", "next_attempt_at", "completed_at", "last_status_code", "last_error")
 WORKER_LOST = "The worker stopped during this attempt; whether the receiver got it is unknown."
@@ -81,10 +82,10 @@ def _claim_sql(id_count, postgresql, finished=False):
       another claim holds (PostgreSQL). The selection is larger than `limit` because two
       workers claiming at once select the same rows: the second takes the next ones
       instead of coming back with less than it has room for;
-    - the UPDATE takes them and counts their attempt (given back in `_plan` if not sent).
-      On PostgreSQL it is a CTE and the statement returns the taken rows as updated, with
-      their webhooks and whether an attempt was left open (`_CLAIMED_COLUMNS`): one round
-      trip for the whole claim; SQLite reads them by their token after.
+    - the UPDATE takes them and counts their attempt. On PostgreSQL it is a CTE that counts
+      only the attempts to send, and the statement goes on to start them
+      (`_claim_take_sql`): one round trip for the whole claim. SQLite counts every row's
+      (given back in `_claim_in_transaction` if not sent) and reads them by their token.
     """
     delivery = Delivery._meta.db_table
     webhook = OutboundWebhook._meta.db_table
@@ -126,21 +127,21 @@ def _claim_sql(id_count, postgresql, finished=False):
         ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rank
     FROM {delivery} d JOIN room r ON r.webhook_id = d.webhook_id
     WHERE (({due}) OR ({lost})) {of_ids} AND {in_turn}"""
-    lock = "FOR UPDATE OF d SKIP LOCKED" if postgresql else ""
-    take = f"""UPDATE {delivery} SET status = %(in_flight)s, claim_token = %(token)s,
+    if postgresql:
+        # `counted`: the attempt this claim starts (the webhook is on and the budget has one
+        # left: the rule of `_unsent_result`); the other rows are claimed to be written
+        # off as not sent, and no attempt is counted for them.
+        picked_columns = """d.id, (w.is_active AND d.attempt_count - d.budget_start < %(max_attempts)s)
+        AS counted"""
+        picked_from = f"JOIN {webhook} w ON w.id = d.webhook_id"
+        lock = "FOR UPDATE OF d SKIP LOCKED"
+        take = _claim_take_sql()
+    else:
+        picked_columns, picked_from, lock = "d.id", "", ""
+        take = f"""
+UPDATE {delivery} SET status = %(in_flight)s, claim_token = %(token)s,
     claimed_until = %(until)s, attempt_count = attempt_count + 1
 WHERE id IN (SELECT id FROM picked)"""
-    if postgresql:
-        quote = connection.ops.quote_name
-        columns = [f"c.{quote(f.column)}" for f in Delivery._meta.concrete_fields]
-        columns += [f"w.{quote(f.column)}" for f in OutboundWebhook._meta.concrete_fields]
-        attempt = DeliveryAttempt._meta.db_table
-        take = f""", claimed AS ({take} RETURNING *)
-SELECT {", ".join(columns)}, EXISTS (
-    SELECT 1 FROM {attempt} a WHERE a.delivery_id = c.id AND a.in_progress) AS left_open
-FROM claimed c JOIN {webhook} w ON w.id = c.webhook_id ORDER BY c.next_attempt_at, c.id"""
-    else:
-        take = "\n" + take
     not_finished = "AND NOT (id = ANY(%(finished)s::bigint[]))" if finished else ""
     return f"""
 WITH {queued}live AS MATERIALIZED (
@@ -166,21 +167,23 @@ selected AS (
     ORDER BY rank, next_attempt_at, id LIMIT %(selection)s
 ),
 picked AS MATERIALIZED (
-    SELECT d.id FROM {delivery} d JOIN selected s ON s.id = d.id
+    SELECT {picked_columns} FROM {delivery} d JOIN selected s ON s.id = d.id {picked_from}
     WHERE ({due}) OR ({lost})
     ORDER BY s.rank, s.next_attempt_at, d.id LIMIT %(limit)s {lock}
 ){take}"""
 
 
-@transaction.atomic(savepoint=False)  # inside the sender's transaction: no savepoint round trips
 def deliveries_claim(*, limit, ids=None, finished=()):
-    """Claim up to `limit` deliveries (of `ids`, or any due), fairly between endpoints.
+    """Claim up to `limit` deliveries (of `ids`, or any due), fairly between endpoints, and
+    start the attempts of those to send.
 
-    One statement selects and takes the rows (`_claim_sql`); on PostgreSQL the rows another
-    worker is claiming are skipped (`SKIP LOCKED`), on SQLite the statement is one write
-    transaction. Two workers never claim one row; per-endpoint caps are counted from live
-    claims, so two workers claiming at the same instant may exceed a cap briefly, never by
-    more than one claim's share.
+    One statement selects and takes the rows (`_claim_sql`). On PostgreSQL the same statement
+    writes their attempt rows and closes the attempts a dead worker left open, so outside a
+    transaction the claim is one round trip and its own transaction; the rows another worker
+    is claiming are skipped (`SKIP LOCKED`). On SQLite the statement, the attempt rows and the
+    rest are one write transaction. Two workers never claim one row; per-endpoint caps are
+    counted from live claims, so two workers claiming at the same instant may exceed a cap
+    briefly, never by more than one claim's share.
 
     `finished` (PostgreSQL): the caller's claimed deliveries whose requests are over and
     whose outcomes it has not written yet. They hold no request in flight, so they leave
@@ -203,36 +206,87 @@ def deliveries_claim(*, limit, ids=None, finished=()):
         "selection": limit * SELECTION_OVERSIZE,
     }
     params.update({f"id{n}": pk for n, pk in enumerate(ids or ())})
-    postgresql = connection.vendor == "postgresql"
-    if finished:
-        if not postgresql:
+    sql = functools.partial(_claim_sql, None if ids is None else len(ids))
+    if connection.vendor != "postgresql":
+        if finished:
             raise ValueError("Claiming past finished deliveries needs PostgreSQL.")
-        params["finished"] = list(finished)
+        return _claim_in_transaction(sql(False), params, token, now)
+    params.update(
+        finished=list(finished),
+        max_attempts=MAX_ATTEMPTS,
+        lost_class="WorkerLost",
+        lost_message=WORKER_LOST,
+        **_attempt_start_params(now),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(None if ids is None else len(ids), postgresql, bool(finished)), params)
+        cursor.execute(sql(True, bool(finished)), params)
+        rows = cursor.fetchall()
+    claim = Claim(token=token if rows else None)
+    for delivery in _claimed_from_rows(rows):
+        if delivery.started_attempt_id is not None:
+            claim.to_send.append(delivery)
+        else:
+            claim.unsent.append((delivery, _unsent_result(delivery, counted=False, now=now)))
+    if claim.unsent:
+        deliveries_record(token, claim.unsent)
+    return claim
+
+
+@transaction.atomic(savepoint=False)  # inside the sender's transaction: no savepoint round trips
+def _claim_in_transaction(sql, params, token, now):
+    """SQLite: the claim counts an attempt for every row it takes; those not to send get it
+    back in the same transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         if not cursor.rowcount:
             return Claim(token=None)
-        rows = cursor.fetchall() if postgresql else None
-    deliveries = _claimed_from_rows(rows) if postgresql else _claimed_by_token(token)
+    deliveries = _claimed_by_token(token)
     _close_lost_attempts([delivery for delivery in deliveries if delivery.left_open])
-    return _plan(token, deliveries, now)
+    claim = Claim(token=token)
+    for delivery in deliveries:
+        result = _unsent_result(delivery, counted=True, now=now)
+        if result:
+            claim.unsent.append((delivery, result))
+        else:
+            claim.to_send.append(delivery)
+    deliveries_start(claim.to_send, now)
+    if claim.unsent:
+        unsent = [delivery for delivery, _ in claim.unsent]
+        Delivery.objects.filter(pk__in=[d.pk for d in unsent]).update(attempt_count=F("attempt_count") - 1)
+        for delivery in unsent:
+            delivery.attempt_count -= 1
+        deliveries_record(token, claim.unsent)
+    return claim
 
 
-# The claim's rows on PostgreSQL: the delivery's columns, its webhook's, then `left_open`.
-_CLAIMED_COLUMNS = LoadedValues(
-    lambda: Delivery.objects.values_list(
-        *column_names(Delivery), *(f"webhook__{name}" for name in column_names(OutboundWebhook))
-    )
-)
+# The claim's rows on PostgreSQL: the delivery's columns, its webhook's, then the id of the
+# attempt it started (none: not to send).
+_CLAIMED_DELIVERY = LoadedValues(lambda: Delivery.objects.values_list(*column_names(Delivery)))
+_CLAIMED_WEBHOOK = LoadedValues(lambda: OutboundWebhook.objects.values_list(*column_names(OutboundWebhook)))
 
 
 def _claimed_from_rows(rows):
+    """Each webhook's columns are converted once per claim (its secrets decrypted once), and
+    its deliveries share the instance."""
     width = len(column_names(Delivery))
+    webhook_width = len(column_names(OutboundWebhook))
+    webhook_id = width + column_names(OutboundWebhook).index("id")
+    webhook_rows = {row[webhook_id]: row[width : width + webhook_width] for row in rows}
+    webhooks = dict(
+        zip(
+            webhook_rows,
+            (
+                instance_from_row(OutboundWebhook, values)
+                for values in _CLAIMED_WEBHOOK.convert(webhook_rows.values())
+            ),
+            strict=True,
+        )
+    )
     deliveries = []
-    for values, row in zip(_CLAIMED_COLUMNS.convert([row[:-1] for row in rows]), rows, strict=True):
-        delivery = instance_from_row(Delivery, values[:width])
-        delivery.webhook = instance_from_row(OutboundWebhook, values[width:])
-        delivery.left_open = row[-1]
+    for values, row in zip(_CLAIMED_DELIVERY.convert([row[:width] for row in rows]), rows, strict=True):
+        delivery = instance_from_row(Delivery, values)
+        delivery.webhook = webhooks[row[webhook_id]]
+        delivery.started_attempt_id = row[-1]
         deliveries.append(delivery)
     return deliveries
 
@@ -255,38 +309,21 @@ def _close_lost_attempts(deliveries):
         )
 
 
-def _plan(token, deliveries, now):
-    claim = Claim(token=token)
-    for delivery in deliveries:
-        reason = _reason_not_to_send(delivery)
-        if reason:
-            claim.unsent.append((delivery, _unsent_result(delivery.webhook, *reason, now)))
-        else:
-            claim.to_send.append(delivery)
-    deliveries_start(claim.to_send, now)
-    if claim.unsent:
-        unsent = [delivery for delivery, _ in claim.unsent]
-        Delivery.objects.filter(pk__in=[d.pk for d in unsent]).update(attempt_count=F("attempt_count") - 1)
-        for delivery in unsent:
-            delivery.attempt_count -= 1
-        deliveries_record(token, claim.unsent)
-    return claim
-
-
-def _reason_not_to_send(delivery):
+def _unsent_result(delivery, *, counted, now):
+    """The outcome of a claimed delivery that is not to be sent, or None to send it: its
+    webhook is off, or its budget is spent. `counted`: the claim has already counted an
+    attempt for it. PostgreSQL's claim applies the same rule in SQL (`counted`)."""
     webhook = delivery.webhook
     if not webhook.is_active:
-        return f"Not sent: the webhook is disabled. {webhook.disabled_reason}".strip(), "WebhookDisabled"
-    if delivery.attempts_left < 0:  # the claim has already counted this attempt
+        message = f"Not sent: the webhook is disabled. {webhook.disabled_reason}".strip()
+        error_class = "WebhookDisabled"
+    elif delivery.attempts_left + (1 if counted else 0) <= 0:
         # Its attempts all started and none recorded an outcome (workers died mid-send).
-        return (
-            f"Not sent: {delivery.attempt_count - 1} attempts were started without an outcome.",
-            "AttemptsExhausted",
-        )
-    return None
-
-
-def _unsent_result(webhook, message, error_class, now):
+        spent = delivery.attempt_count - (1 if counted else 0)
+        message = f"Not sent: {spent} attempts were started without an outcome."
+        error_class = "AttemptsExhausted"
+    else:
+        return None
     return DeliveryResult(
         ok=False,
         retryable=False,
@@ -299,46 +336,83 @@ def _unsent_result(webhook, message, error_class, now):
 
 
 _ATTEMPT_FROM_CLAIM = ("delivery", "number", "request_url")  # read from the claimed rows
+# Every other column of a started attempt is the model's own value (`_attempt_start_params`).
+_ATTEMPT_START_FIELDS = [
+    field
+    for field in DeliveryAttempt._meta.concrete_fields
+    if not field.primary_key and field.name not in _ATTEMPT_FROM_CLAIM
+]
 
 
-@functools.lru_cache(maxsize=128)
-def _started_attempts_sql(count):
-    """The INSERT … SELECT of `deliveries_start` for `count` deliveries, and the fields whose
-    values it sends (built once per size: the sender starts a group after every claim)."""
-    others = [
-        field
-        for field in DeliveryAttempt._meta.concrete_fields
-        if not field.primary_key and field.name not in _ATTEMPT_FROM_CLAIM
-    ]
+@functools.cache
+def _attempt_start_insert():
+    """`INSERT INTO <attempts> (…) SELECT …`: the started attempt of each delivery `d` of
+    webhook `w` that the caller's FROM names, numbered by its (counted) `attempt_count`."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(DeliveryAttempt._meta.get_field(name).column) for name in _ATTEMPT_FROM_CLAIM)
-    columns += "".join(f", {quote(field.column)}" for field in others)
+    columns = [quote(DeliveryAttempt._meta.get_field(name).column) for name in _ATTEMPT_FROM_CLAIM]
+    columns += [quote(field.column) for field in _ATTEMPT_START_FIELDS]
     request_url = f"SUBSTR(w.url, 1, {DeliveryAttempt._meta.get_field('request_url').max_length})"
-    placeholders = ", ".join(["%s"] * count)
-    sql = f"""INSERT INTO {DeliveryAttempt._meta.db_table} ({columns})
-        SELECT d.id, d.attempt_count, {request_url}{", %s" * len(others)}
-        FROM {Delivery._meta.db_table} d JOIN {OutboundWebhook._meta.db_table} w ON w.id = d.webhook_id
-        WHERE d.id IN ({placeholders}) RETURNING id, delivery_id"""
-    return sql, others
+    values = "".join(f", %(started_{n})s" for n in range(len(_ATTEMPT_START_FIELDS)))
+    return (
+        f"INSERT INTO {quote(DeliveryAttempt._meta.db_table)} ({', '.join(columns)})"
+        f" SELECT d.id, d.attempt_count, {request_url}{values}"
+    )
+
+
+def _attempt_start_params(now):
+    started = DeliveryAttempt(started_at=now, in_progress=True)
+    return {
+        f"started_{n}": field.get_db_prep_save(field.pre_save(started, True), connection)
+        for n, field in enumerate(_ATTEMPT_START_FIELDS)
+    }
+
+
+@functools.cache
+def _claim_take_sql():
+    """PostgreSQL's end of the claim statement: take the picked rows (an attempt counted for
+    those to send), write those attempts' rows, close the attempts a dead worker left open
+    on them ("WorkerLost": the request may have gone out), and return the rows with their
+    webhooks and started attempt ids. The CTEs share one snapshot, so the new attempt rows
+    are never the ones closed."""
+    quote = connection.ops.quote_name
+    delivery, webhook = Delivery._meta.db_table, OutboundWebhook._meta.db_table
+    columns = [f"c.{quote(f.column)}" for f in Delivery._meta.concrete_fields]
+    columns += [f"w.{quote(f.column)}" for f in OutboundWebhook._meta.concrete_fields]
+    return f""",
+claimed AS (
+    UPDATE {delivery} d SET status = %(in_flight)s, claim_token = %(token)s, claimed_until = %(until)s,
+        attempt_count = d.attempt_count + CASE WHEN p.counted THEN 1 ELSE 0 END
+    FROM picked p WHERE d.id = p.id RETURNING d.*, p.counted
+),
+started AS (
+    {_attempt_start_insert()}
+    FROM claimed d JOIN {webhook} w ON w.id = d.webhook_id WHERE d.counted RETURNING id, delivery_id
+),
+lost AS (
+    UPDATE {DeliveryAttempt._meta.db_table} SET in_progress = FALSE, error_class = %(lost_class)s,
+        error_message = %(lost_message)s
+    WHERE in_progress AND delivery_id IN (SELECT id FROM claimed)
+)
+SELECT {", ".join(columns)}, s.id FROM claimed c JOIN {webhook} w ON w.id = c.webhook_id
+    LEFT JOIN started s ON s.delivery_id = c.id ORDER BY c.next_attempt_at, c.id"""
 
 
 def deliveries_start(deliveries, now):
-    """Write each attempt's row before the request leaves, in the claim's transaction (which
-    counted the attempts): one INSERT … SELECT for the whole group (as SQL: `bulk_create`
-    of the in-progress rows was a third of a claim's Python; RETURNING needs SQLite 3.35+).
-    The delivery, its attempt number and URL come from the claimed rows; every other column
-    is the model's own value for a started attempt."""
+    """SQLite: write each attempt's row before the request leaves, in the claim's transaction
+    (which counted the attempts): one INSERT … SELECT for the whole group (as SQL:
+    `bulk_create` of the in-progress rows was a third of a claim's Python; RETURNING needs
+    SQLite 3.35+). PostgreSQL's claim statement writes them itself (`_claim_take_sql`)."""
     if not deliveries:
         return
-    sql, others = _started_attempts_sql(len(deliveries))
-    started = DeliveryAttempt(started_at=now, in_progress=True)
+    params = _attempt_start_params(now)
+    params.update({f"id{n}": delivery.pk for n, delivery in enumerate(deliveries)})
+    placeholders = ", ".join(f"%(id{n})s" for n in range(len(deliveries)))
     with connection.cursor() as cursor:
         cursor.execute(
-            sql,
-            [
-                *(field.get_db_prep_save(field.pre_save(started, True), connection) for field in others),
-                *(d.pk for d in deliveries),
-            ],
+            f"""{_attempt_start_insert()} FROM {Delivery._meta.db_table} d
+            JOIN {OutboundWebhook._meta.db_table} w ON w.id = d.webhook_id
+            WHERE d.id IN ({placeholders}) RETURNING id, delivery_id""",
+            params,
         )
         started_ids = {delivery_id: pk for pk, delivery_id in cursor.fetchall()}
     for delivery in deliveries:
