@@ -258,6 +258,22 @@ def instances_insert(instances, *, update_fields=None, using="default"):
         return model._default_manager.db_manager(using).bulk_create(
             instances, update_conflicts=True, unique_fields=[model._meta.pk.name], update_fields=update_fields
         )
+    statement, rows = instances_insert_statement(instances, update_fields=update_fields, using=using)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [rows])
+        ids = [row[0] for row in cursor.fetchall()]
+    for instance, pk in zip(instances, ids, strict=True):
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = using
+    return instances
+
+
+def instances_insert_statement(instances, *, update_fields=None, using="default"):
+    """PostgreSQL: `instances_insert`'s statement (`… RETURNING id`, one `%s`) and its one
+    parameter, to run as part of a larger statement (a data-modifying CTE)."""
+    connection = connections[using]
+    model = type(instances[0])
     plan, statement = _rows_insert_statement(model, None if update_fields is None else tuple(update_fields))
     rows = []
     for instance in instances:
@@ -271,11 +287,4 @@ def instances_insert(instances, *, update_fields=None, using="default"):
             else:
                 row[column] = _json_value(field, instance, connection)
         rows.append(row)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [json.dumps(rows, separators=(",", ":"))])
-        ids = [row[0] for row in cursor.fetchall()]
-    for instance, pk in zip(instances, ids, strict=True):
-        instance.pk = pk
-        instance._state.adding = False
-        instance._state.db = using
-    return instances
+    return statement, json.dumps(rows, separators=(",", ":"))

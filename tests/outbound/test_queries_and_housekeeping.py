@@ -68,7 +68,7 @@ def queries_to_claim_and_record(*, webhooks, leads):
         claim = dispatch.deliveries_claim(limit=100)
     assert len(claim.to_send) == webhooks * leads
     answer = DeliveryResult(
-        ok=True, retryable=False, started_at=timezone.now(), duration_ms=5, request_url="x"
+        ok=True, retryable=False, started_at=timezone.now(), duration_ms=5, request_url="x", status_code=200
     )
     with CaptureQueriesContext(connection) as recording:
         dispatch.deliveries_record(claim.token, [(delivery, answer) for delivery in claim.to_send])
@@ -78,13 +78,14 @@ def queries_to_claim_and_record(*, webhooks, leads):
 def test_claiming_starting_and_recording_use_a_constant_number_of_queries_whatever_the_batch():
     few = queries_to_claim_and_record(webhooks=1, leads=2)
     many = queries_to_claim_and_record(webhooks=5, leads=12)
-    assert few[0] >= 1 and few[1] >= 2  # the counting works
+    assert few[0] >= 1 and few[1] >= 1  # the counting works
     assert few == many, (few, many)
     # On PostgreSQL one statement claims the rows, starts their attempts and returns them;
     # SQLite claims, reads them by their token, then writes their attempt rows.
     assert few[0] == (1 if connection.vendor == "postgresql" else 3), few
-    # The deliveries' UPDATE (one outcome), then their started attempt rows rewritten.
-    assert few[1] == 2, few
+    # The deliveries' UPDATE, their started attempt rows rewritten and the answering
+    # endpoints' breakers closed: one statement on PostgreSQL, three on SQLite.
+    assert few[1] == (1 if connection.vendor == "postgresql" else 3), few
 
 
 def test_a_webhook_failing_for_five_days_is_disabled_with_the_reason(workspace):

@@ -9,6 +9,7 @@ leave. A worker that dies after that leaves the row behind; the next claim close
 "WorkerLost" (the request may have reached the receiver).
 """
 
+import contextlib
 import functools
 import uuid
 from collections import defaultdict
@@ -20,7 +21,14 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from leadengine.prepared import LoadedValues, column_names, instance_from_row, instances_insert, json_rows
+from leadengine.prepared import (
+    LoadedValues,
+    column_names,
+    instance_from_row,
+    instances_insert,
+    instances_insert_statement,
+    json_rows,
+)
 
 from . import metrics
 from .http_client import DeliveryResult
@@ -430,7 +438,11 @@ def outcomes_record(outcomes):
     still holds (if the lease was lost and another worker took a row, its outcome is theirs);
     the attempt rows are written either way: they happened. Also feeds the circuit breaker,
     honours 410 Gone, and queues the operators' notification when a delivery failed for good
-    (one task after commit, off this path)."""
+    (one task after commit, off this path).
+
+    On PostgreSQL the common case (every attempt started by its claim, no network failure,
+    nothing failed for good) is one statement (`_outcomes_write`): outside a transaction, no
+    BEGIN or COMMIT either."""
     results = [(delivery, result) for pairs in outcomes.values() for delivery, result in pairs]
     if not results:
         return
@@ -446,16 +458,17 @@ def outcomes_record(outcomes):
                 failed_for_good.add(delivery.webhook_id)
             delivery.claim_token = token  # the claim whose hold the outcome needs
     attempts = [attempt_row(delivery, result) for delivery, result in results]
-    with transaction.atomic(savepoint=False):
-        _outcomes_update([delivery for delivery, _result in results])
-        # The rows `deliveries_start` wrote become the outcomes (even if marked lost since):
-        # rewritten in place, one statement.
-        started = [attempt for attempt in attempts if attempt.pk is not None]
-        if started:
-            instances_insert(started, update_fields=_ATTEMPT_OUTCOME_FIELDS)
-        if len(started) < len(attempts):  # not sent (no row was started): new rows
-            instances_insert([attempt for attempt in attempts if attempt.pk is None])
-        breakers_record(results, now)
+    # The rows the claims started become the outcomes (even if marked lost since): rewritten
+    # in place. Deliveries not sent have no row yet: new ones.
+    started = [attempt for attempt in attempts if attempt.pk is not None]
+    unsent = [attempt for attempt in attempts if attempt.pk is None]
+    answered, failed = _breaker_news(results)
+    alone = connection.vendor == "postgresql" and not (unsent or failed or disable or failed_for_good)
+    with contextlib.nullcontext() if alone else transaction.atomic(savepoint=False):
+        _outcomes_write([delivery for delivery, _result in results], started, answered)
+        if unsent:
+            instances_insert(unsent)
+        _breakers_fail(failed, now)
         for webhook_id, reason in disable.items():
             if webhook_deactivate(webhook=OutboundWebhook(pk=webhook_id), reason=reason):
                 webhook_stopped_notify(webhook_id=webhook_id, kind=WebhookNotice.Kind.GONE, reason=reason)
@@ -464,23 +477,41 @@ def outcomes_record(outcomes):
 
 
 @functools.cache
-def _outcomes_update_sql():
-    """PostgreSQL: every outcome in one UPDATE, the rows as one JSON parameter, each written
-    only while its claim (`claim_token`) still holds it."""
+def _outcomes_write_sql():
+    """PostgreSQL: the deliveries' outcomes in one UPDATE (the rows as one JSON parameter,
+    each written only while its claim (`claim_token`) still holds it), their attempt rows
+    rewritten (`instances_insert_statement`'s text is the same for any number) and the
+    breakers of endpoints that answered closed, as one statement."""
     quote = connection.ops.quote_name
     fields = [Delivery._meta.get_field(name) for name in ("id", "claim_token", *OUTCOME_FIELDS)]
     record = ", ".join(f"{quote(field.column)} {field.rel_db_type(connection)}" for field in fields)
     sets = ", ".join(f"{quote(field.column)} = o.{quote(field.column)}" for field in fields[2:])
-    sql = f"""UPDATE {quote(Delivery._meta.db_table)} d
-        SET claim_token = NULL, claimed_until = NULL, {sets}
-        FROM json_to_recordset(%s::json) AS o({record})
-        WHERE d.id = o.id AND d.claim_token = o.claim_token"""
+    sql = f"""WITH outcomes AS (
+    UPDATE {quote(Delivery._meta.db_table)} d
+    SET claim_token = NULL, claimed_until = NULL, {sets}
+    FROM json_to_recordset(%s::json) AS o({record})
+    WHERE d.id = o.id AND d.claim_token = o.claim_token
+), breakers AS (
+    UPDATE {quote(OutboundWebhook._meta.db_table)} SET consecutive_failures = 0, paused_until = NULL
+    WHERE id = ANY(%s::bigint[]) AND consecutive_failures > 0
+)"""
     return sql, fields
 
 
-def _outcomes_update(deliveries):
+def _outcomes_write(deliveries, started, answered):
     """Each delivery's `claim_token` names the claim whose hold its outcome needs."""
-    if connection.vendor != "postgresql":
+    if connection.vendor == "postgresql":
+        sql, fields = _outcomes_write_sql()
+        params = [json_rows(deliveries, fields), list(answered)]
+        if started:
+            attempts, rows = instances_insert_statement(started, update_fields=_ATTEMPT_OUTCOME_FIELDS)
+            sql = f"{sql}, attempts AS ({attempts}) SELECT 1"
+            params.append(rows)
+        else:
+            sql += " SELECT 1"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    else:
         groups = defaultdict(list)
         for delivery in deliveries:
             key = (delivery.claim_token, *(getattr(delivery, name) for name in OUTCOME_FIELDS))
@@ -489,10 +520,12 @@ def _outcomes_update(deliveries):
             Delivery.objects.filter(pk__in=ids, claim_token=token).update(
                 claim_token=None, claimed_until=None, **dict(zip(OUTCOME_FIELDS, values, strict=True))
             )
-    else:
-        sql, fields = _outcomes_update_sql()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [json_rows(deliveries, fields)])
+        if started:
+            instances_insert(started, update_fields=_ATTEMPT_OUTCOME_FIELDS)
+        if answered:
+            OutboundWebhook.objects.filter(pk__in=answered, consecutive_failures__gt=0).update(
+                consecutive_failures=0, paused_until=None
+            )
     for delivery in deliveries:  # as the rows their claims still held now are
         delivery.claim_token = delivery.claimed_until = None
 
@@ -529,9 +562,11 @@ def attempt_row(delivery, result):
     )
 
 
-def breakers_record(results, now):
-    """Network failures in a row hold an endpoint back; any answer from it closes the breaker.
+def _breaker_news(results):
+    """The circuit breaker's inputs: the endpoints that answered (their breakers close) and
+    each other endpoint's network failures in a row (`_breakers_fail`).
 
+    Network failures in a row hold an endpoint back; any answer from it closes the breaker.
     An HTTP error is an answer (the endpoint is up and quick to say no), so only timeouts and
     connection failures count: they are what ties up senders."""
     answered, failed = set(), defaultdict(int)
@@ -540,13 +575,11 @@ def breakers_record(results, now):
             answered.add(delivery.webhook_id)
         elif result.network_failure:
             failed[delivery.webhook_id] += 1
-    if answered:
-        OutboundWebhook.objects.filter(pk__in=answered, consecutive_failures__gt=0).update(
-            consecutive_failures=0, paused_until=None
-        )
+    return answered, {webhook_id: count for webhook_id, count in failed.items() if webhook_id not in answered}
+
+
+def _breakers_fail(failed, now):
     for webhook_id, count in failed.items():
-        if webhook_id in answered:
-            continue
         webhook = (
             OutboundWebhook.objects.filter(pk=webhook_id).only("consecutive_failures", "paused_until").first()
         )

@@ -224,7 +224,7 @@ class OutboundWebhook(models.Model):
         help_text=f"Most requests in flight to this endpoint at once (1–{MAX_IN_FLIGHT_LIMIT}). "
         "Empty = the platform default.",
     )
-    # Circuit breaker state, written by the sender (dispatch.breakers_record).
+    # Circuit breaker state, written by the sender (dispatch._breaker_news, dispatch._breakers_fail).
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
