@@ -360,7 +360,7 @@ def _attempt_start_insert():
     columns = [quote(DeliveryAttempt._meta.get_field(name).column) for name in _ATTEMPT_FROM_CLAIM]
     columns += [quote(field.column) for field in _ATTEMPT_START_FIELDS]
     request_url = f"SUBSTR(w.url, 1, {DeliveryAttempt._meta.get_field('request_url').max_length})"
-    values = "".join(f", %(started_{n})s" for n in range(len(_ATTEMPT_START_FIELDS)))
+    values = "".join(f", %(started_{field.attname})s" for field in _ATTEMPT_START_FIELDS)
     return (
         f"INSERT INTO {quote(DeliveryAttempt._meta.db_table)} ({', '.join(columns)})"
         f" SELECT d.id, d.attempt_count, {request_url}{values}"
@@ -368,10 +368,21 @@ def _attempt_start_insert():
 
 
 def _attempt_start_params(now):
-    started = DeliveryAttempt(started_at=now, in_progress=True)
     return {
-        f"started_{n}": field.get_db_prep_save(field.pre_save(started, True), connection)
-        for n, field in enumerate(_ATTEMPT_START_FIELDS)
+        **_attempt_start_constants(connection.vendor),
+        "started_started_at": connection.ops.adapt_datetimefield_value(now),
+    }
+
+
+@functools.cache
+def _attempt_start_constants(vendor):
+    """A started attempt's values of `_ATTEMPT_START_FIELDS` but its start (the model's
+    defaults, prepared once: per claim they were a tenth of its Python, profiled)."""
+    started = DeliveryAttempt(in_progress=True)
+    return {
+        f"started_{field.attname}": field.get_db_prep_save(field.pre_save(started, True), connection)
+        for field in _ATTEMPT_START_FIELDS
+        if field.attname != "started_at"
     }
 
 

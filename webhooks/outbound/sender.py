@@ -214,8 +214,9 @@ class _Run:
 
     def record(self):
         if self.outcomes:
-            with transaction.atomic(savepoint=False):  # one commit (the claim's, when inside it)
-                dispatch.outcomes_record(self.outcomes)
+            # Its own transaction (on PostgreSQL, successes alone: one statement), or the
+            # claim's when called inside it: one commit for both.
+            dispatch.outcomes_record(self.outcomes)
         for results in self.outcomes.values():
             self.finished += len(results)
         self.outcomes.clear()
