@@ -231,6 +231,11 @@ WEBHOOK_SENDER_CONCURRENCY = env_int("WEBHOOK_SENDER_CONCURRENCY", 64, minimum=1
 WEBHOOK_ENDPOINT_CONCURRENCY = env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 8, minimum=1)
 # How long one task keeps claiming new work before it drains and hands over to the next task.
 WEBHOOK_SEND_WINDOW_SECONDS = env_int("WEBHOOK_SEND_WINDOW_SECONDS", 60, minimum=1)
+# One doorbell waiting is enough (webhooks/outbound/outbox.py): while one waits for a worker,
+# commits publish none. Needs a cache shared by web and worker processes (Redis).
+WEBHOOK_DOORBELL_COALESCE = env_bool(
+    "WEBHOOK_DOORBELL_COALESCE", CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+)
 # Deliveries one claim takes at most (a task claims again as requests finish).
 WEBHOOK_DELIVERY_BATCH_SIZE = env_int("WEBHOOK_DELIVERY_BATCH_SIZE", 100, minimum=1)
 # A sending task stops claiming at the window, then waits for its requests (one timeout

@@ -41,12 +41,14 @@ def test_one_doorbell_also_sends_the_other_due_deliveries_and_later_doorbells_fi
 
 
 def test_a_doorbell_for_sent_deliveries_right_after_an_empty_claim_ends_without_claiming_again(
-    workspace, receiver, monkeypatch
+    workspace, receiver, monkeypatch, settings
 ):
     """Under a backlog every committed change rings a doorbell, and most find their rows sent
     by the run that is draining: such a doorbell ends after one claim when this process has
     just found nothing else to send, instead of claiming again for nothing (the second
-    worker process used to spin on empty claims). Its own deliveries are never skipped."""
+    worker process used to spin on empty claims). Its own deliveries are never skipped.
+    (Doorbells one per commit: a shared doorbell always looks further, test_doorbells.py.)"""
+    settings.WEBHOOK_DOORBELL_COALESCE = False
     make_webhook(workspace, receiver.url)
     [sent] = change_statuses(LeadFactory.create_batch(1, workspace=workspace))
     assert deliver_webhooks([sent]) == 1

@@ -224,20 +224,22 @@ class _Run:
         self.last_record_at = time.monotonic()
 
 
-def deliveries_deliver(*, ids=None, window=None):
+def deliveries_deliver(*, ids=None, window=None, for_others=False):
     """Claim and send deliveries until nothing is claimable or the window closes, then wait
     for the requests in flight; returns how many deliveries finished an attempt.
 
     `ids` (a doorbell's own deliveries) are claimed first; then any due delivery, so a
     backlog of one-delivery doorbells drains at full concurrency and later doorbells find
     their rows sent. Past the window no new work is claimed; what is in flight completes.
+    `for_others`: the doorbell also stands for commits that rang none (`outbox`): it always
+    looks for other work.
     """
     window = settings.WEBHOOK_SEND_WINDOW_SECONDS if window is None else window
     if not (_child["prefork"] and threading.current_thread() is threading.main_thread()):
-        return _deliver(ids, window)  # signal handlers are set on a main thread only
+        return _deliver(ids, window, for_others)  # signal handlers are set on a main thread only
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return _deliver(ids, window)
+        return _deliver(ids, window, for_others)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         if _child["terminated"]:
@@ -246,14 +248,14 @@ def deliveries_deliver(*, ids=None, window=None):
             timer.start()
 
 
-def _deliver(ids, window):
+def _deliver(ids, window, for_others):
     run = _Run(window)
     if ids and not run.claim(ids=ids):
         # Already sent, or held back by a cap that another run is filling. Under a backlog a
         # doorbell per committed change reaches every worker process; each used to claim
         # again for other work, find the same nothing, and spin (two claims a doorbell,
         # profiled: one prefork child busy with empty claims while the other drained).
-        if time.monotonic() - _found_nothing["at"] < EMPTY_DOORBELL_QUIET:
+        if not for_others and time.monotonic() - _found_nothing["at"] < EMPTY_DOORBELL_QUIET:
             return run.finished
         run.next_claim_at = 0.0  # look for other work at once
     while True:

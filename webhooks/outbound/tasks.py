@@ -11,14 +11,14 @@ from django.conf import settings
 
 from . import notifications, selectors, sender, services
 from .models import WebhookNotice
-from .outbox import deliveries_ring_doorbell
+from .outbox import deliveries_ring_doorbell, doorbell_taken
 
 
 @shared_task(name="outbound.deliver_webhooks")
 def deliver_webhooks(delivery_ids):
     """Deliver what one committed transaction created (the fast path), then any other due
     delivery until the send window closes (a backlog drains at full concurrency)."""
-    return sender.deliveries_deliver(ids=delivery_ids)
+    return sender.deliveries_deliver(ids=delivery_ids, for_others=doorbell_taken())
 
 
 @shared_task(name="outbound.deliver_due_webhooks")
