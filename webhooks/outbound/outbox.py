@@ -282,7 +282,8 @@ def _doorbell_wanted():
 
 
 def doorbell_taken():
-    """A worker took a doorbell (before it claims): the next commit rings again. Returns
+    """A worker took a doorbell (and claimed its rows; it claims any due ones after this):
+    the next commit rings again. Returns
     whether doorbells are shared, so that this one stands for rows of other commits."""
     if not settings.WEBHOOK_DOORBELL_COALESCE:
         return False

@@ -224,22 +224,23 @@ class _Run:
         self.last_record_at = time.monotonic()
 
 
-def deliveries_deliver(*, ids=None, window=None, for_others=False):
+def deliveries_deliver(*, ids=None, window=None, taken=None):
     """Claim and send deliveries until nothing is claimable or the window closes, then wait
     for the requests in flight; returns how many deliveries finished an attempt.
 
     `ids` (a doorbell's own deliveries) are claimed first; then any due delivery, so a
     backlog of one-delivery doorbells drains at full concurrency and later doorbells find
     their rows sent. Past the window no new work is claimed; what is in flight completes.
-    `for_others`: the doorbell also stands for commits that rang none (`outbox`): it always
-    looks for other work.
+    `taken`: called once the doorbell's own requests are on their way (`outbox.doorbell_taken`);
+    True when the doorbell also stands for commits that rang none: the run then always looks
+    for other work.
     """
     window = settings.WEBHOOK_SEND_WINDOW_SECONDS if window is None else window
     if not (_child["prefork"] and threading.current_thread() is threading.main_thread()):
-        return _deliver(ids, window, for_others)  # signal handlers are set on a main thread only
+        return _deliver(ids, window, taken)  # signal handlers are set on a main thread only
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return _deliver(ids, window, for_others)
+        return _deliver(ids, window, taken)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         if _child["terminated"]:
@@ -248,9 +249,11 @@ def deliveries_deliver(*, ids=None, window=None, for_others=False):
             timer.start()
 
 
-def _deliver(ids, window, for_others):
+def _deliver(ids, window, taken):
     run = _Run(window)
-    if ids and not run.claim(ids=ids):
+    found = run.claim(ids=ids) if ids else None
+    for_others = bool(taken and taken())  # off the doorbell's own latency path
+    if ids and not found:
         # Already sent, or held back by a cap that another run is filling. Under a backlog a
         # doorbell per committed change reaches every worker process; each used to claim
         # again for other work, find the same nothing, and spin (two claims a doorbell,

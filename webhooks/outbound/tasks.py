@@ -18,7 +18,7 @@ from .outbox import deliveries_ring_doorbell, doorbell_taken
 def deliver_webhooks(delivery_ids):
     """Deliver what one committed transaction created (the fast path), then any other due
     delivery until the send window closes (a backlog drains at full concurrency)."""
-    return sender.deliveries_deliver(ids=delivery_ids, for_others=doorbell_taken())
+    return sender.deliveries_deliver(ids=delivery_ids, taken=doorbell_taken)
 
 
 @shared_task(name="outbound.deliver_due_webhooks")
