@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 
 from config.celery import app as celery_app
 from leads.events import lead_status_changed
-from webhooks.outbound import destinations, sender
+from webhooks.outbound import destinations, outbox, sender
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 USES_PRODUCTION_SERVICES = settings.DATABASE_IS_POSTGRES and settings.CELERY_BROKER_URL.startswith("redis")
@@ -39,6 +40,7 @@ def empty_broker():
         queue.mkdir(parents=True)
     else:
         celery_app.control.purge()
+    cache.delete(outbox.DOORBELL_WAITING_KEY)  # no doorbell waits in an empty queue
 
 
 @pytest.fixture(autouse=True)
