@@ -257,9 +257,9 @@ def deliveries_ring_doorbell(*, ids):
     One doorbell waiting is enough: a worker that takes it claims its ids, then any due
     delivery until none is left, so rows committed while it waits are sent by that run.
     With `WEBHOOK_DOORBELL_COALESCE` a flag in the shared cache says one waits; a commit then
-    publishes nothing (a Redis SET instead of a Celery publish, ~5x the CPU, and one task
-    per change for the workers to take). An empty doorbell (the sweeper waking another
-    worker for a backlog) is always published."""
+    publishes nothing: a Redis SET (~1.5 ms under the profiler, P4) instead of a Celery
+    publish (~5 ms), and no task per change for the workers to take. An empty doorbell (the
+    sweeper waking another worker for a backlog) is always published."""
     from .tasks import deliver_webhooks
 
     if ids and not _doorbell_wanted():
@@ -283,8 +283,8 @@ def _doorbell_wanted():
 
 def doorbell_taken():
     """A worker took a doorbell (and claimed its rows; it claims any due ones after this):
-    the next commit rings again. Returns
-    whether doorbells are shared, so that this one stands for rows of other commits."""
+    the next commit rings again. Returns whether doorbells are shared, so that this one may
+    stand for rows of other commits."""
     if not settings.WEBHOOK_DOORBELL_COALESCE:
         return False
     try:
