@@ -3,10 +3,11 @@
 Plan → send → record, as a loop. The task's thread claims work (`dispatch.deliveries_claim`:
 fair between endpoints, within their caps, not past a breaker), hands each request to a
 thread pool (`http_client.webhook_post`: the one SSRF-safe client, pinned addresses, one
-timeout), and records outcomes in groups (`dispatch.deliveries_record`; on PostgreSQL after
+timeout), and records outcomes in groups (`dispatch.outcomes_record`; on PostgreSQL after
 the next claim, while its requests are in flight: see `_records_after_claim`). Only the task's
-thread touches the database; the pool's threads only do HTTP, each with its own Session, so
-Django's per-thread connections need no care and a prefork child never shares sockets.
+thread touches the database; the pool's threads only do HTTP, through the process's one
+pinned urllib3 pool manager (created per process), so Django's per-thread connections need
+no care and a prefork child never shares sockets.
 Why threads: docs in webhooks/outbound/README.md ("Concurrency").
 """
 
@@ -55,8 +56,8 @@ _found_nothing = {"at": float("-inf")}  # when a claim of any due delivery last 
 
 def _records_after_claim():
     """On PostgreSQL a claim passes over the run's finished but unwritten deliveries
-    (`dispatch.deliveries_claim(finished=…)`), so their outcomes are written after it, in a
-    transaction of their own, while the requests it claimed are in flight: the endpoint's
+    (`dispatch.deliveries_claim(finished=…)`), so their outcomes are written after it, on
+    their own (successes: one statement), while the requests it claimed are in flight: the endpoint's
     next requests no longer wait for that write. SQLite, one writer, keeps one transaction
     for both: the outcomes first, then the claim."""
     return connection.vendor == "postgresql"
