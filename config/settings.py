@@ -149,6 +149,17 @@ if DATABASE_IS_POSTGRES:
     # costs high, and compiling them took 0.8 s of a 0.87 s query on a big database
     # (docs/benchmarks.md, P11). JIT pays off for long analytics, which this app doesn't run.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# The hot statements whose planning costs more than their run (the claim, the status change's
+# snapshot…) are prepared on the server once per connection, with one generic plan
+# (`leadengine.prepared.server_prepared`); Django's own cursors bind client-side and are never
+# prepared. Off behind a pooler that cannot keep prepared statements (PgBouncer in transaction
+# mode before 1.21).
+DATABASE_PREPARED_STATEMENTS = DATABASE_IS_POSTGRES and env_bool("DATABASE_PREPARED_STATEMENTS", True)
+if DATABASE_PREPARED_STATEMENTS:
+    # psycopg ignores a request to prepare while the threshold is None (Django's default):
+    # set, out of reach of any count, so that only the marked statements are prepared.
+    DATABASES["default"]["OPTIONS"]["options"] += " -c plan_cache_mode=force_generic_plan"
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, throttles) ---------------------------------------------------

@@ -6,14 +6,21 @@ of its time was ORM work, ~25 % waiting for PostgreSQL). A `PreparedQuery` keeps
 column converters and the position of its one varying parameter (`ids`, a list of ids sent
 as ONE parameter, so the SQL text never depends on how many there are) and only executes.
 Only for queries whose text depends on nothing but the model: the parameters are the lists.
+Those whose planning costs more than their run are also prepared on the PostgreSQL server
+(`server_prepared`), so that the database plans them once per connection too.
 """
 
 import functools
 import json
 import uuid
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connections
+from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.models import BooleanField, F, Field, Func
+from psycopg.pq import Format
 
 
 @functools.cache
@@ -98,9 +105,10 @@ class PreparedQuery:
     def param(cls, index):
         return cls._PARAMS[index]
 
-    def __init__(self, build):
+    def __init__(self, build, *, server_prepared=False):
         self._build = build
         self._compiled = {}
+        self._server_prepared = server_prepared
 
     def _compile(self, using):
         queryset = self._build()
@@ -120,9 +128,55 @@ class PreparedQuery:
         for position, index in places:
             params[position] = _list_param(connection, lists[index])
         with connection.cursor() as cursor:
+            if self._server_prepared:
+                server_prepared(cursor)
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         return _converted(compiler, converters, rows)
+
+
+class _PreparingCursor(ServerBindingCursor):
+    """A psycopg cursor that binds parameters on the server and prepares what it runs."""
+
+    def execute(self, query, params=None, *, prepare=True, binary=None):
+        super().execute(query, params, prepare=prepare, binary=binary)
+        if self._query is None:  # a prepared run keeps no query text: Django's log reads this
+            self._query = _StatementText(query.encode() if isinstance(query, str) else query)
+        return self
+
+
+@dataclass
+class _StatementText:
+    """What Django's query log reads of a psycopg cursor (`_query.query`): the statement's
+    text with its placeholders."""
+
+    query: bytes
+
+
+def server_prepared(cursor):
+    """Make a Django cursor's statements prepared on the PostgreSQL server; a no-op elsewhere
+    or with `DATABASE_PREPARED_STATEMENTS` off.
+
+    For statements run often whose planning costs more than their run: the status change's
+    snapshot (four correlated subqueries) took 0.77 ms to plan and 0.17 ms to run (EXPLAIN
+    ANALYZE on the bench database); the claim's plan cost PostgreSQL about as much CPU as
+    the rest of a delivery. Each is planned once per connection, with one generic plan
+    (`plan_cache_mode`, settings). Django's cursors bind parameters client-side and psycopg
+    never prepares those, so the wrapper's cursor is swapped for a server-binding one
+    (psycopg keeps its statements per connection, by text and parameter types; PostgreSQL
+    re-plans one after a schema change). Only for a statement of a fixed text: each new text
+    is one more prepared statement. Query logging, execute wrappers and error translation
+    stay Django's."""
+    connection = cursor.db
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        return
+    client_side = cursor.cursor
+    cursor.cursor = _PreparingCursor(client_side.connection)
+    client_side.close()
+    # As Django's `create_cursor`: the connection's time zone, when the loader's differs.
+    tzloader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+    if connection.timezone != tzloader.timezone:
+        register_tzloader(connection.timezone, cursor.cursor)
 
 
 @functools.cache

@@ -28,6 +28,7 @@ from leadengine.prepared import (
     instances_insert,
     instances_insert_statement,
     json_rows,
+    server_prepared,
 )
 
 from . import metrics
@@ -227,6 +228,8 @@ def deliveries_claim(*, limit, ids=None, finished=()):
         **_attempt_start_params(now),
     )
     with connection.cursor() as cursor:
+        if ids is None:  # one text (two with `finished`); a doorbell's ids change it each time
+            server_prepared(cursor)
         cursor.execute(sql(True, bool(finished)), params)
         rows = cursor.fetchall()
     claim = Claim(token=token if rows else None)
@@ -521,6 +524,7 @@ def _outcomes_write(deliveries, started, answered):
         else:
             sql += " SELECT 1"
         with connection.cursor() as cursor:
+            server_prepared(cursor)
             cursor.execute(sql, params)
     else:
         groups = defaultdict(list)

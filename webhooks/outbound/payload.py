@@ -111,7 +111,7 @@ def _snapshot_query():
     )
 
 
-_snapshot = PreparedQuery(_snapshot_query)
+_snapshot = PreparedQuery(_snapshot_query, server_prepared=True)
 
 
 def leads_for_payload(lead_ids):
