@@ -22,11 +22,12 @@ def plans_by_statement():
         return {text: (generic, custom) for text, generic, custom in cursor.fetchall()}
 
 
-def plans_made_since(before, marker):
-    """(generic, custom) plans made since `before` by the statements whose text holds `marker`."""
+def plans_made_since(before, start, marker=""):
+    """(generic, custom) plans made since `before` by the statements whose text starts with
+    `start` and holds `marker`."""
     made = [0, 0]
     for text, (generic, custom) in plans_by_statement().items():
-        if marker in text:
+        if text.lstrip().startswith(start) and marker in text:
             generic_before, custom_before = before.get(text, (0, 0))
             made[0] += generic - generic_before
             made[1] += custom - custom_before
@@ -41,13 +42,14 @@ def two_changes_and_two_claims(workspace):
         dispatch.deliveries_claim(limit=1)  # claimed, never sent
 
 
-def test_a_status_changes_snapshot_and_the_claim_are_prepared_with_one_generic_plan(workspace):
+def test_a_status_changes_statements_and_the_claim_are_prepared_with_one_generic_plan(workspace):
     before = plans_by_statement()
     two_changes_and_two_claims(workspace)
 
     # Each ran twice on one plan made for any parameters: no planning on each run.
-    assert plans_made_since(before, '"leads_lead"."workspace_id"') == (2, 0)  # the snapshot
-    assert plans_made_since(before, "claim_token") == (2, 0)  # the claim
+    assert plans_made_since(before, 'SELECT "leads_lead"."id"') == (2, 0)  # the snapshot
+    assert plans_made_since(before, 'INSERT INTO "outbound_delivery"') == (2, 0)  # the deliveries
+    assert plans_made_since(before, "WITH", "SKIP LOCKED") == (2, 0)  # the claim
 
 
 def test_with_prepared_statements_off_nothing_is_prepared(workspace, settings):

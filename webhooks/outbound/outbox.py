@@ -17,7 +17,7 @@ from django.db.models import OuterRef
 from django.utils import timezone
 
 from leadengine.expressions import JSONRows
-from leadengine.prepared import IdsIn, PreparedQuery
+from leadengine.prepared import IdsIn, PreparedQuery, server_prepared
 
 from .models import Delivery, OutboundWebhook
 from .payload import lead_status_payload_build, leads_for_payload, payload_serialize
@@ -202,6 +202,7 @@ def _deliveries_insert(rows, *, now):
             selected.append(column.get_db_prep_save(column.pre_save(new, True), connection))
     payload_column = next(i for i, column in enumerate(_DELIVERY_FIELDS) if column.attname == "payload")
     with connection.cursor() as cursor:
+        server_prepared(cursor)
         cursor.execute(
             _deliveries_insert_statement(tuple(constant), payload_column),
             [*selected, *arrays, payload_numbers],
