@@ -55,13 +55,13 @@ class IdsIn(Func):
 
     def as_sql(self, compiler, connection, **extra_context):
         column, params = compiler.compile(self.source_expressions[0])
-        value = self.ids if isinstance(self.ids, _Param) else _list_param(connection, self.ids)
+        value = self.ids if isinstance(self.ids, _Param) else list_param(connection, self.ids)
         if connection.vendor == "postgresql":
             return f"{column} = ANY(%s)", (*params, value)
         return f"{column} IN (SELECT value FROM json_each(%s))", (*params, value)
 
 
-def _list_param(connection, values):
+def list_param(connection, values):
     """A list as one parameter: an array for PostgreSQL, JSON text for SQLite's json_each."""
     return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
 
@@ -126,7 +126,7 @@ class PreparedQuery:
         sql, params, places, compiler, converters = self._compiled.get(using) or self._compile(using)
         params = params.copy()
         for position, index in places:
-            params[position] = _list_param(connection, lists[index])
+            params[position] = list_param(connection, lists[index])
         with connection.cursor() as cursor:
             if self._server_prepared:
                 server_prepared(cursor)

@@ -6,6 +6,7 @@ from django.db import connection
 from leads.services import lead_set_status
 from tests.factories import LeadFactory
 from webhooks.outbound import dispatch
+from webhooks.outbound.models import Delivery
 
 from .conftest import make_webhook
 
@@ -34,28 +35,32 @@ def plans_made_since(before, start, marker=""):
     return tuple(made)
 
 
-def two_changes_and_two_claims(workspace):
+def two_changes_and_two_claims_of_each_kind(workspace):
     make_webhook(workspace, "https://example.com/hook")
-    for lead in LeadFactory.create_batch(2, workspace=workspace):
+    for lead in LeadFactory.create_batch(4, workspace=workspace):
         lead_set_status(lead=lead, status="Meeting Booked")
+    ids = list(Delivery.objects.order_by("id").values_list("id", flat=True))
+    dispatch.deliveries_claim(limit=10, ids=ids[:1])  # a doorbell's claims of its ids,
+    dispatch.deliveries_claim(limit=10, ids=ids[1:3])  # claimed, never sent
     for _ in range(2):
-        dispatch.deliveries_claim(limit=1)  # claimed, never sent
+        dispatch.deliveries_claim(limit=1)  # claims of any due row
 
 
 def test_a_status_changes_statements_and_the_claim_are_prepared_with_one_generic_plan(workspace):
     before = plans_by_statement()
-    two_changes_and_two_claims(workspace)
+    two_changes_and_two_claims_of_each_kind(workspace)
 
     # Each ran twice on one plan made for any parameters: no planning on each run.
-    assert plans_made_since(before, 'SELECT "leads_lead"."id"') == (2, 0)  # the snapshot
-    assert plans_made_since(before, 'INSERT INTO "outbound_delivery"') == (2, 0)  # the deliveries
-    assert plans_made_since(before, "WITH", "SKIP LOCKED") == (2, 0)  # the claim
+    assert plans_made_since(before, 'SELECT "leads_lead"."id"') == (4, 0)  # the snapshot
+    assert plans_made_since(before, 'INSERT INTO "outbound_delivery"') == (4, 0)  # the deliveries
+    assert plans_made_since(before, "WITH RECURSIVE", "SKIP LOCKED") == (2, 0)  # claims of any due
+    assert plans_made_since(before, "WITH", "unnest(") == (2, 0)  # of 1 id, then 2: one text
 
 
 def test_with_prepared_statements_off_nothing_is_prepared(workspace, settings):
     """The switch for a pooler that cannot keep prepared statements."""
     settings.DATABASE_PREPARED_STATEMENTS = False
     before = plans_by_statement()
-    two_changes_and_two_claims(workspace)
+    two_changes_and_two_claims_of_each_kind(workspace)
 
     assert plans_by_statement() == before

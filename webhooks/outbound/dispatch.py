@@ -28,6 +28,7 @@ from leadengine.prepared import (
     instances_insert,
     instances_insert_statement,
     json_rows,
+    list_param,
     server_prepared,
 )
 
@@ -68,8 +69,8 @@ class Claim:
 SELECTION_OVERSIZE = 3  # rows selected per row claimed (see `_claim_sql`, "picked")
 
 
-@functools.lru_cache(maxsize=128)
-def _claim_sql(id_count, postgresql, finished=False):
+@functools.cache
+def _claim_sql(of_ids, postgresql, finished=False):
     """The claim as one statement: which due deliveries go next, fairly, within each
     endpoint's room, and take them. Built from the models' table names; run as SQL because
     the ORM spent ~30 ms of Python per claim compiling these queries (profiled, P8).
@@ -103,10 +104,12 @@ def _claim_sql(id_count, postgresql, finished=False):
     in_turn = f"""NOT (r.deliver_in_order AND d.lead_id IS NOT NULL AND EXISTS (
             SELECT 1 FROM {delivery} e WHERE e.webhook_id = d.webhook_id AND e.lead_id = d.lead_id
             AND e.id < d.id AND e.status IN (%(pending)s, %(in_flight)s)))"""
-    of_ids = of_webhooks = queued = ""
-    if id_count is not None:
-        ids = ", ".join(f"%(id{n})s" for n in range(id_count))
-        of_ids = f"AND d.id IN ({ids})"
+    id_filter = of_webhooks = queued = ""
+    if of_ids:
+        # The ids as one parameter (`IdsIn`'s rule): one text for any number of them, which
+        # PostgreSQL keeps prepared like the claim of any due rows.
+        ids = "SELECT unnest(%(ids)s::bigint[])" if postgresql else "SELECT value FROM json_each(%(ids)s)"
+        id_filter = f"AND d.id IN ({ids})"
         of_webhooks = f"AND w.id IN (SELECT webhook_id FROM {delivery} WHERE id IN ({ids}))"
     elif postgresql:
         # Skip through the `delivery_queued_hook` index, one probe per endpoint with queued
@@ -122,7 +125,7 @@ def _claim_sql(id_count, postgresql, finished=False):
 ),
 """
         of_webhooks = "AND w.id IN (SELECT webhook_id FROM queued)"
-    if postgresql and id_count is None:
+    if postgresql and not of_ids:
         oldest = f"""SELECT d.id, d.webhook_id, d.next_attempt_at FROM {delivery} d
             WHERE d.webhook_id = r.webhook_id AND {{half}} AND {in_turn}
             ORDER BY d.next_attempt_at, d.id LIMIT r.room"""
@@ -135,7 +138,7 @@ def _claim_sql(id_count, postgresql, finished=False):
         candidate = f"""SELECT d.id, d.next_attempt_at, r.room,
         ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rank
     FROM {delivery} d JOIN room r ON r.webhook_id = d.webhook_id
-    WHERE (({due}) OR ({lost})) {of_ids} AND {in_turn}"""
+    WHERE (({due}) OR ({lost})) {id_filter} AND {in_turn}"""
     if postgresql:
         # `counted`: the attempt this claim starts (the webhook is on and the budget has one
         # left: the rule of `_unsent_result`); the other rows are claimed to be written
@@ -214,8 +217,9 @@ def deliveries_claim(*, limit, ids=None, finished=()):
         "limit": limit,
         "selection": limit * SELECTION_OVERSIZE,
     }
-    params.update({f"id{n}": pk for n, pk in enumerate(ids or ())})
-    sql = functools.partial(_claim_sql, None if ids is None else len(ids))
+    if ids is not None:
+        params["ids"] = list_param(connection, ids)
+    sql = functools.partial(_claim_sql, ids is not None)
     if connection.vendor != "postgresql":
         if finished:
             raise ValueError("Claiming past finished deliveries needs PostgreSQL.")
@@ -228,8 +232,7 @@ def deliveries_claim(*, limit, ids=None, finished=()):
         **_attempt_start_params(now),
     )
     with connection.cursor() as cursor:
-        if ids is None:  # one text (two with `finished`); a doorbell's ids change it each time
-            server_prepared(cursor)
+        server_prepared(cursor)
         cursor.execute(sql(True, bool(finished)), params)
         rows = cursor.fetchall()
     claim = Claim(token=token if rows else None)
