@@ -109,7 +109,8 @@ _api_keys_by_prefix = PreparedQuery(
         ApiKey.objects.filter(IdsIn("prefix", PreparedQuery.param(0)))
         .order_by("pk")
         .values_list(*column_names(ApiKey))[:1]
-    )
+    ),
+    server_prepared=True,
 )
 _api_keys_by_prefix_in_workspace = PreparedQuery(
     lambda: (
@@ -118,7 +119,8 @@ _api_keys_by_prefix_in_workspace = PreparedQuery(
         )
         .order_by("pk")
         .values_list(*column_names(ApiKey))[:1]
-    )
+    ),
+    server_prepared=True,
 )
 
 

@@ -209,6 +209,7 @@ def instance_insert(instance, using="default", unless_taken=None):
     fields, statement = _insert_statement(type(instance), connection.vendor, unless_taken)
     values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     with connection.cursor() as cursor:
+        server_prepared(cursor)
         cursor.execute(statement, values)
         row = cursor.fetchone()
     if row is None:

@@ -146,7 +146,7 @@ def _active_webhook_query():
     )
 
 
-_active_webhook = PreparedQuery(_active_webhook_query)
+_active_webhook = PreparedQuery(_active_webhook_query, server_prepared=True)
 
 
 def active_webhook_load(public_id):
