@@ -35,7 +35,7 @@ def plans_made_since(before, start, marker=""):
     return tuple(made)
 
 
-def two_changes_and_two_claims_of_each_kind(workspace):
+def four_changes_and_two_claims_of_each_kind(workspace):
     make_webhook(workspace, "https://example.com/hook")
     for lead in LeadFactory.create_batch(4, workspace=workspace):
         lead_set_status(lead=lead, status="Meeting Booked")
@@ -48,9 +48,9 @@ def two_changes_and_two_claims_of_each_kind(workspace):
 
 def test_a_status_changes_statements_and_the_claim_are_prepared_with_one_generic_plan(workspace):
     before = plans_by_statement()
-    two_changes_and_two_claims_of_each_kind(workspace)
+    four_changes_and_two_claims_of_each_kind(workspace)
 
-    # Each ran twice on one plan made for any parameters: no planning on each run.
+    # Each kind ran on one plan made for any parameters: no planning on each run.
     assert plans_made_since(before, 'SELECT "leads_lead"."id"') == (4, 0)  # the snapshot
     assert plans_made_since(before, 'INSERT INTO "outbound_delivery"') == (4, 0)  # the deliveries
     assert plans_made_since(before, "WITH RECURSIVE", "SKIP LOCKED") == (2, 0)  # claims of any due
@@ -61,6 +61,6 @@ def test_with_prepared_statements_off_nothing_is_prepared(workspace, settings):
     """The switch for a pooler that cannot keep prepared statements."""
     settings.DATABASE_PREPARED_STATEMENTS = False
     before = plans_by_statement()
-    two_changes_and_two_claims_of_each_kind(workspace)
+    four_changes_and_two_claims_of_each_kind(workspace)
 
     assert plans_by_statement() == before
