@@ -1,6 +1,8 @@
 """`POST /api/v1/leads/set-status/`: many leads, one call, through the status service."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from leadengine.models import ApiKeyScope
 from leadengine.services import api_key_create
@@ -26,6 +28,28 @@ def test_ids_get_the_status_and_their_history(key_api, workspace):
         lead.pk for lead in leads[:2]
     ]
     assert Lead.objects.get(pk=leads[0].pk).lead_status_history[0]["value"] == "Opportunity"
+
+
+def queries_to_set(key_api, body):
+    with CaptureQueriesContext(connection) as queries:
+        response = key_api.post(URL, body, format="json")
+    assert response.status_code == 200, response.json()
+    return len(queries)
+
+
+@pytest.mark.parametrize("by", ["ids", "filter"])
+def test_the_same_queries_for_3_or_30_leads(key_api, workspace, by):
+    """The leads are loaded once, with only what the status service needs: reading any other
+    field of one would cost a query per lead."""
+    counts = []  # the first call also stamps the key's last use: not counted
+    for count, status in ((1, "Unknown"), (3, "Opportunity"), (30, "Follow Up")):
+        a_list = ListFactory(workspace=workspace)
+        leads = LeadFactory.create_batch(count, workspace=workspace)
+        a_list.leads.add(*leads)
+        selector = {"ids": [lead.pk for lead in leads]} if by == "ids" else {"filter": {"list": a_list.pk}}
+        counts.append(queries_to_set(key_api, {"status": status, **selector}))
+
+    assert counts[1] == counts[2], counts
 
 
 def test_a_filter_selects_the_leads_of_a_list(key_api, workspace):
