@@ -61,9 +61,10 @@ def leads_set_status(*, leads, status, actor=None, campaign=None):
     by_id = {}
     for lead in leads:
         by_id.setdefault(lead.pk, []).append(lead)
+    # The ids as one parameter: `pk__in` of 10,000 ids took 0.26 s to lock, this 0.06 s.
     current = list(
         Lead.objects.select_for_update()
-        .filter(IdsIn("pk", list(by_id)))  # one parameter: `pk__in` of 10,000 ids cost 0.26 s, this 0.06
+        .filter(IdsIn("pk", list(by_id)))
         .order_by("id")
         .values_list("id", "lead_status", "lead_status_history")
     )

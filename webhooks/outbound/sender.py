@@ -57,9 +57,9 @@ _found_nothing = {"at": float("-inf")}  # when a claim of any due delivery last 
 def _records_after_claim():
     """On PostgreSQL a claim passes over the run's finished but unwritten deliveries
     (`dispatch.deliveries_claim(finished=…)`), so their outcomes are written after it, on
-    their own (successes: one statement), while the requests it claimed are in flight: the endpoint's
-    next requests no longer wait for that write. SQLite, one writer, keeps one transaction
-    for both: the outcomes first, then the claim."""
+    their own (successes: one statement), while the requests it claimed are in flight: the
+    endpoint's next requests no longer wait for that write. SQLite, one writer, keeps one
+    transaction for both: the outcomes first, then the claim."""
     return connection.vendor == "postgresql"
 
 
