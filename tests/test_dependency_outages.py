@@ -16,6 +16,7 @@ import time
 
 import pytest
 import requests
+from django.core.cache import caches
 from django.db import connection, connections
 
 from leadengine.api.throttling import CACHE_DOWN_MESSAGE
@@ -38,7 +39,7 @@ def free_port():
 def redis_cache(port):
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "leadengine.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{port}/0",
             "OPTIONS": SHORT_TIMEOUTS,
         }
@@ -153,6 +154,42 @@ def test_with_the_cache_down_inbound_leads_are_accepted_and_the_rate_limit_is_lo
     assert response.status_code == 201, response.content
     assert Lead.objects.filter(business_email="grace@example.com").exists()
     assert RATE_LIMIT_CACHE_DOWN_MESSAGE in caplog.messages
+
+
+@pytest.mark.django_db
+@pytest.mark.production_services
+def test_with_the_cache_frozen_an_inbound_post_waits_only_the_cache_timeout(client, own_redis, caplog):
+    """The rate limit's count goes through the cache's own client: a Redis that accepts and
+    never answers costs its socket timeout (0.2 s), not the request."""
+    workspace = WorkspaceFactory()
+    _key, secret = api_key_create(workspace=workspace, name="form")
+    webhook = inbound_webhook(workspace)
+    caplog.set_level(logging.WARNING)
+    own_redis.freeze()
+    started = time.monotonic()
+
+    response = client.post(
+        f"/webhooks/{webhook.public_id}",
+        {"email": "ada@example.com"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+
+    elapsed = time.monotonic() - started
+    own_redis.thaw()
+    assert response.status_code == 201, response.content
+    assert elapsed < 2, elapsed
+    assert RATE_LIMIT_CACHE_DOWN_MESSAGE in caplog.messages
+
+
+@pytest.mark.production_services
+def test_the_redis_cache_keeps_one_client_for_every_operation(own_redis):
+    backend = caches["default"]
+    backend.set("greeting", "hello")
+
+    assert backend.get("greeting") == "hello"
+    assert backend.redis() is backend.redis()
+    assert backend.redis().connection_pool.connection_kwargs["socket_timeout"] == 0.2
 
 
 class Load:

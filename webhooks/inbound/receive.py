@@ -18,12 +18,12 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
 from leadengine import idempotency
+from leadengine.cache import default_cache_redis
 
 from .body import parse_body
 from .errors import InboundError
@@ -218,21 +218,14 @@ def _check_rate_limit(webhook):
         )
 
 
-_redis_clients = {}
-
-
 def _window_count(key):
     """Count one request in `key`'s window: on Redis ONE round trip (a pipeline of SET NX EX
     and INCR; Django's `add` + `incr` take three: SET NX, EXISTS, INCR). Other caches (the
     embedded default's local memory) go through the cache API."""
-    cache_settings = settings.CACHES["default"]
-    if cache_settings["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+    client = default_cache_redis()
+    if client is None:
         cache.add(key, 0, timeout=120)
         return cache.incr(key)
-    location = cache_settings["LOCATION"]
-    client = _redis_clients.get(location)
-    if client is None:
-        client = _redis_clients[location] = redis.Redis.from_url(location)
     stored_key = cache.make_key(key)  # the key Django's cache would use (prefix, version)
     pipeline = client.pipeline(transaction=False)
     pipeline.set(stored_key, 0, ex=120, nx=True)
