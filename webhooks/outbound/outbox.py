@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import OuterRef
 from django.utils import timezone
 
 from leadengine.expressions import JSONRows
-from leadengine.prepared import IdsIn, PreparedQuery, server_prepared
+from leadengine.prepared import IdsIn, PreparedQuery, rows_pipelined, server_prepared
 
 from .models import Delivery, OutboundWebhook
-from .payload import lead_status_payload_build, leads_for_payload, payload_serialize
+from .payload import lead_snapshots, lead_status_payload_build, leads_from_snapshots, payload_serialize
 
 logger = logging.getLogger(__name__)
 
@@ -79,18 +79,44 @@ def _status_webhooks_query():
 _status_webhooks = PreparedQuery(_status_webhooks_query)
 
 
-def _status_webhooks_by_workspace(workspace_ids):
-    """Active status-trigger webhooks of the workspaces with their filters: ONE query (the
-    filters' ids ride along as JSON columns), compiled once per process. It is also the whole
-    cost of a change in a workspace without one (the common case: no lead is loaded then)."""
+def _status_webhooks_by_workspace(rows):
+    """`_status_webhooks`' rows: active status-trigger webhooks with their filters (the
+    filters' ids ride along as JSON columns), by workspace id."""
     by_workspace = {}
     width = len(_WEBHOOK_COLUMNS)
-    for row in _status_webhooks.rows(workspace_ids):
+    for row in rows:
         webhook = OutboundWebhook.from_db("default", _WEBHOOK_COLUMNS, row[:width])
         list_ids, campaign_ids = row[width:]
         status_webhook = _StatusWebhook(webhook, list_ids=set(list_ids), campaign_ids=set(campaign_ids))
         by_workspace.setdefault(webhook.workspace_id, []).append(status_webhook)
     return by_workspace
+
+
+# Workspaces whose last status change found an active status webhook, in this process: only a
+# guess of whether the next change will need its snapshot. It never decides what is sent.
+_workspaces_seen_with_webhooks = set()
+
+
+def _status_webhooks_and_snapshots(workspace_ids, lead_ids):
+    """The workspaces' status webhooks (`_status_webhooks_by_workspace`) and, when they are
+    expected to have some, the leads' snapshot rows read in the same round trip; None for
+    the snapshot otherwise. The webhooks query is the whole cost of a change in a workspace
+    without webhooks (the common case): no snapshot is read then. A wrong guess costs one
+    needless snapshot, or one more round trip, once. Elsewhere than on PostgreSQL (no
+    pipeline) the two are always read one after the other."""
+    if connection.vendor == "postgresql" and workspace_ids <= _workspaces_seen_with_webhooks:
+        webhook_rows, snapshot_rows = rows_pipelined(
+            (_status_webhooks, [workspace_ids]), (lead_snapshots, [lead_ids])
+        )
+    else:
+        webhook_rows, snapshot_rows = _status_webhooks.rows(workspace_ids), None
+    webhooks = _status_webhooks_by_workspace(webhook_rows)
+    for workspace_id in workspace_ids:
+        if workspace_id in webhooks:
+            _workspaces_seen_with_webhooks.add(workspace_id)
+        else:
+            _workspaces_seen_with_webhooks.discard(workspace_id)
+    return webhooks, snapshot_rows
 
 
 def deliveries_create_for_event(*, event):
@@ -102,14 +128,19 @@ def deliveries_create_for_events(*, events):
     """One pending Delivery per (event, matching webhook), in the caller's transaction, in a
     constant number of queries for any number of events (a bulk status change of 10,000
     leads): webhooks with their filters (one), the leads with their relations, threads and
-    custom field keys (one), one INSERT. Each event's payload is serialized once and
-    its bytes shared by its deliveries; a single change goes through the same code, so both
-    produce the same bytes. Returns the ids; one doorbell rings for them after commit."""
-    webhooks = _status_webhooks_by_workspace({event.lead.workspace_id for event in events})
+    custom field keys (one, usually in the webhooks' round trip), one INSERT. Each event's
+    payload is serialized once and its bytes shared by its deliveries; a single change goes
+    through the same code, so both produce the same bytes. Returns the ids; one doorbell
+    rings for them after commit."""
+    webhooks, snapshot_rows = _status_webhooks_and_snapshots(
+        {event.lead.workspace_id for event in events}, [event.lead.pk for event in events]
+    )
     events = [event for event in events if event.lead.workspace_id in webhooks]
     if not events:
         return []  # most workspaces, most changes: skip loading the leads and their threads
-    leads = leads_for_payload(event.lead.pk for event in events)
+    if snapshot_rows is None:
+        snapshot_rows = lead_snapshots.rows([event.lead.pk for event in events])
+    leads = leads_from_snapshots(snapshot_rows)
     rows = []  # (webhook id, event id, lead id, payload): what varies between deliveries
     for event in events:
         lead = leads[event.lead.pk]
@@ -182,6 +213,7 @@ def _deliveries_insert(rows, *, now):
             for row in rows
         ]
         return [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
+    db = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: ~25 lookups here
     new = Delivery(next_attempt_at=now, created_at=now)
     varying = dict(zip(_VARYING, zip(*rows, strict=True), strict=True))
     numbers, payloads, payload_numbers = {}, [], []
@@ -194,19 +226,19 @@ def _deliveries_insert(rows, *, now):
     for column in _DELIVERY_FIELDS:
         if column.attname == "payload":
             constant.append(False)
-            selected.append([column.get_db_prep_save(payload, connection) for payload in payloads])
+            selected.append([column.get_db_prep_save(payload, db) for payload in payloads])
         elif column.attname in varying:
             values = varying[column.attname]
             constant.append(all(value == values[0] for value in values))
             if constant[-1]:
-                selected.append(column.get_db_prep_save(values[0], connection))
+                selected.append(column.get_db_prep_save(values[0], db))
             else:
-                arrays.append([column.get_db_prep_save(value, connection) for value in values])
+                arrays.append([column.get_db_prep_save(value, db) for value in values])
         else:
             constant.append(True)
-            selected.append(column.get_db_prep_save(column.pre_save(new, True), connection))
+            selected.append(column.get_db_prep_save(column.pre_save(new, True), db))
     payload_column = next(i for i, column in enumerate(_DELIVERY_FIELDS) if column.attname == "payload")
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         server_prepared(cursor)
         cursor.execute(
             _deliveries_insert_statement(tuple(constant), payload_column),
