@@ -27,9 +27,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class _StatusWebhook:
-    """An active status webhook with its filters as id sets (empty: no filter)."""
+    """An active status webhook's id and filters, the list and campaign ones as id sets
+    (empty: no filter). Not the model instance: building 10 of them was 0.17 ms of a change
+    with 10 webhooks, this 0.02 ms."""
 
-    webhook: OutboundWebhook
+    pk: int
+    statuses: list
     list_ids: set = field(default_factory=set)
     campaign_ids: set = field(default_factory=set)
 
@@ -37,7 +40,7 @@ class _StatusWebhook:
         """The rule the admin describes: the status filter, and at least one of the lead's
         lists / campaigns (the change's own campaign counts) when the webhook names any.
         `lead` is a PayloadLead."""
-        if not self.webhook.accepts_status(new_status):
+        if not OutboundWebhook.statuses_accept(self.statuses, new_status):
             return False
         if self.list_ids and not self.list_ids & {item.pk for item in lead.lists}:
             return False
@@ -51,7 +54,7 @@ class _StatusWebhook:
 
 
 # What matching reads (`_StatusWebhook.accepts`) and a delivery row needs: the rest (the
-# encrypted secrets above all, decrypted on load) stays unloaded.
+# encrypted secrets above all) stays unloaded.
 _WEBHOOK_COLUMNS = ["id", "workspace_id", "statuses"]
 
 
@@ -83,12 +86,9 @@ def _status_webhooks_by_workspace(rows):
     """`_status_webhooks`' rows: active status-trigger webhooks with their filters (the
     filters' ids ride along as JSON columns), by workspace id."""
     by_workspace = {}
-    width = len(_WEBHOOK_COLUMNS)
-    for row in rows:
-        webhook = OutboundWebhook.from_db("default", _WEBHOOK_COLUMNS, row[:width])
-        list_ids, campaign_ids = row[width:]
-        status_webhook = _StatusWebhook(webhook, list_ids=set(list_ids), campaign_ids=set(campaign_ids))
-        by_workspace.setdefault(webhook.workspace_id, []).append(status_webhook)
+    for pk, workspace_id, statuses, list_ids, campaign_ids in rows:
+        status_webhook = _StatusWebhook(pk, statuses, list_ids=set(list_ids), campaign_ids=set(campaign_ids))
+        by_workspace.setdefault(workspace_id, []).append(status_webhook)
     return by_workspace
 
 
@@ -146,7 +146,7 @@ def deliveries_create_for_events(*, events):
         lead = leads[event.lead.pk]
         workspace_id = lead.lead.workspace_id
         matching = [
-            candidate.webhook
+            candidate
             for candidate in webhooks[workspace_id]
             if candidate.accepts(lead=lead, new_status=event.new_status, event_campaign=event.campaign)
         ]
