@@ -1,7 +1,11 @@
 """The hot statements are planned once per PostgreSQL connection (`server_prepared`)."""
 
+import json
+from contextlib import contextmanager
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from leads.services import lead_set_status
 from tests.factories import LeadFactory
@@ -64,3 +68,62 @@ def test_with_prepared_statements_off_nothing_is_prepared(workspace, settings):
     four_changes_and_two_claims_of_each_kind(workspace)
 
     assert plans_by_statement() == before
+
+
+@contextmanager
+def plans_as_run():
+    """The plans PostgreSQL ran for the statements inside (auto_explain, as JSON notices): a
+    prepared statement's generic plan as it ran, which an EXPLAIN of its text is not."""
+    plans = []
+    connection.ensure_connection()
+
+    def collect(diagnostic):
+        message = diagnostic.message_primary or ""
+        if "{" in message:
+            plans.append(json.loads(message[message.index("{") :]))
+
+    connection.connection.add_notice_handler(collect)
+    with connection.cursor() as cursor:
+        cursor.execute("LOAD 'auto_explain'")
+        for setting, value in [("log_format", "json"), ("log_level", "notice"), ("log_analyze", "on")]:
+            cursor.execute(f"SET auto_explain.{setting} = {value}")
+        cursor.execute("SET auto_explain.log_min_duration = 0")
+    try:
+        yield plans
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET auto_explain.log_min_duration = -1")
+        connection.connection.remove_notice_handler(collect)
+
+
+def plan_nodes(node):
+    yield node
+    for child in node.get("Plans", ()):
+        yield from plan_nodes(child)
+
+
+def test_the_prepared_claim_finds_endpoints_with_work_without_reading_finished_deliveries(workspace):
+    """On its one generic plan the claim must still skip through the index of queued
+    deliveries: a plan for `status IN ($1, $2)` could not use it, and read every finished
+    delivery of each endpoint on each claim."""
+    for name in ("a", "b"):
+        make_webhook(workspace, f"https://example.com/{name}", name=name)
+    for lead in LeadFactory.create_batch(60, workspace=workspace):
+        lead_set_status(lead=lead, status="Meeting Booked")
+    finished = Delivery.objects.update(status=Delivery.Status.SUCCEEDED, completed_at=timezone.now())
+    lead_set_status(lead=LeadFactory(workspace=workspace), status="Meeting Booked")  # 2 queued
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE outbound_delivery")
+
+    with plans_as_run() as plans:
+        claim = dispatch.deliveries_claim(limit=10)
+
+    assert len(claim.to_send) == 2
+    [claim_plan] = [plan for plan in plans if "SKIP LOCKED" in plan["Query Text"]]
+    rows_read = sum(
+        (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+        for node in plan_nodes(claim_plan["Plan"])
+        if node.get("Relation Name") == Delivery._meta.db_table
+    )
+    assert finished == 120
+    assert rows_read < 30, rows_read
