@@ -284,13 +284,10 @@ class OutboundWebhook(models.Model):
             )
         return f"Endpoint failing ({self.consecutive_failures} network failures in a row): probing."
 
-    def accepts_status(self, new_status):
-        return self.statuses_accept(self.statuses, new_status)
-
     @staticmethod
     def statuses_accept(statuses, new_status):
-        """A webhook's `statuses` filter: empty accepts every status. For the outbox, which
-        reads the column without building the webhook."""
+        """A webhook's `statuses` filter: empty accepts every status. Takes the column's
+        value: the outbox reads it without building the webhook."""
         # Lists and campaigns are filtered in SQL; a JSON "contains" is not portable to SQLite.
         return not statuses or new_status in statuses
 
