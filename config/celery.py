@@ -3,13 +3,21 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("leadengine")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect  # a prefork child, where the tasks run
+@worker_ready.connect  # the main process (where a solo or threads pool runs the tasks)
+def loaded_objects_freeze(**kwargs):
+    from leadengine.startup import loaded_objects_freeze
+
+    loaded_objects_freeze()
 
 
 @task_prerun.connect

@@ -160,3 +160,32 @@ def test_bin_run_console_is_quiet_and_its_worker_stops_cleanly_on_sigterm():
         assert "--loglevel WARNING" in processes[name]
     # honcho SIGTERMs the process group: prefork children would die mid-task (ERROR lines)
     assert "--pool threads" in processes["worker"]
+
+
+@pytest.mark.parametrize(
+    "loader",
+    [
+        "import config.wsgi",
+        # A Celery worker's task process: a prefork child, or the main process of a threads pool.
+        "import django; django.setup(); from config.celery import app; from celery import signals; "
+        "signals.worker_process_init.send(sender=None)",
+        "import django; django.setup(); from config.celery import app; from celery import signals; "
+        "signals.worker_ready.send(sender=None)",
+    ],
+    ids=["gunicorn", "celery-prefork-child", "celery-main"],
+)
+def test_a_started_process_freezes_the_loaded_app_out_of_the_garbage_collectors_walks(loader):
+    """Once the app is loaded, what is alive is frozen: a full collection in a web or worker
+    process no longer walks the app's own objects (docs/benchmarks.md)."""
+    script = f"import gc, sys; {loader}; print(gc.get_freeze_count(), gc.isenabled())"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_DIR,
+        env=subprocess_env(DJANGO_SETTINGS_MODULE="config.settings"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    frozen, collector_on = result.stdout.split()[-2:]
+    assert int(frozen) > 10_000 and collector_on == "True"
