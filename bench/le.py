@@ -25,8 +25,8 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from leadengine.collector import loaded_objects_freeze  # noqa: E402
 from leadengine.models import Workspace  # noqa: E402
-from leadengine.startup import loaded_objects_freeze  # noqa: E402
 from leads.models import Lead  # noqa: E402
 from webhooks.outbound.models import Delivery, OutboundWebhook  # noqa: E402
 

@@ -15,7 +15,7 @@ app.autodiscover_tasks()
 @worker_process_init.connect  # a prefork child, where the tasks run
 @worker_ready.connect  # the main process (where a solo or threads pool runs the tasks)
 def loaded_objects_freeze(**kwargs):
-    from leadengine.startup import loaded_objects_freeze
+    from leadengine.collector import loaded_objects_freeze
 
     loaded_objects_freeze()
 

@@ -3,7 +3,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
-from leadengine.startup import loaded_objects_freeze
+from leadengine.collector import loaded_objects_freeze
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from leadengine.collector import collector_paused
 from leadengine.prepared import (
     IdsIn,
     PreparedQuery,
@@ -47,6 +48,7 @@ LEADS_SET_STATUS_MAX = 10_000
 
 
 @transaction.atomic
+@collector_paused()
 def leads_set_status(*, leads, status, actor=None, campaign=None):
     """Set `status` on every lead of `leads` in one transaction: the one home of status changes.
 
