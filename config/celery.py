@@ -5,6 +5,8 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
 
+from leadengine.collector import loaded_objects_freeze
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("leadengine")
@@ -14,9 +16,7 @@ app.autodiscover_tasks()
 
 @worker_process_init.connect  # a prefork child, where the tasks run
 @worker_ready.connect  # the main process (where a solo or threads pool runs the tasks)
-def loaded_objects_freeze(**kwargs):
-    from leadengine.collector import loaded_objects_freeze
-
+def freeze_the_loaded_app(**kwargs):
     loaded_objects_freeze()
 
 
