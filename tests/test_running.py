@@ -8,8 +8,14 @@ import sys
 import pytest
 import requests
 from django.core.management import call_command
+from django.db import connection, migrations
+from django.db.migrations.loader import MigrationLoader
 
 from config.celery import ping
+from leadengine.migration_operations import (
+    AddIndexConcurrentlyOnPostgreSQL,
+    RemoveIndexConcurrentlyOnPostgreSQL,
+)
 from leadengine.models import Workspace
 from leads.demo import seed_demo
 from leads.models import Lead
@@ -59,6 +65,50 @@ def test_deploy_check_is_clean_with_production_settings():
 @pytest.mark.django_db
 def test_migrations_are_in_step_with_the_models():
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+OUR_APPS = ("leadengine", "leads", "inbound", "outbound")
+
+
+def test_every_index_added_to_an_existing_table_is_built_without_blocking_its_writes():
+    """An index added or dropped on a table that already holds rows runs CONCURRENTLY on
+    PostgreSQL: a plain CREATE INDEX blocks every write to the table while it builds (on
+    the deliveries table: every status change with a webhook, every send)."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    plain = []
+    for (app, name), migration in loader.disk_migrations.items():
+        if app not in OUR_APPS:
+            continue
+        created_here = {
+            op.name.lower() for op in migration.operations if isinstance(op, migrations.CreateModel)
+        }
+        for op in migration.operations:
+            if not isinstance(op, migrations.AddIndex | migrations.RemoveIndex):
+                continue
+            if op.model_name.lower() in created_here:
+                continue  # a new, empty table
+            if not isinstance(op, AddIndexConcurrentlyOnPostgreSQL | RemoveIndexConcurrentlyOnPostgreSQL):
+                plain.append(f"{app}.{name}: {op.describe()}")
+            elif migration.atomic:
+                plain.append(f"{app}.{name} is atomic: CONCURRENTLY cannot run in a transaction")
+    assert plain == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="CONCURRENTLY is PostgreSQL's")
+@pytest.mark.django_db(
+    transaction=True
+)  # sqlmigrate of a non-atomic migration: no test transaction around it
+def test_the_delivery_index_migrations_never_block_the_tables_writes_on_postgresql(capsys):
+    call_command("sqlmigrate", "outbound", "0009")
+    forwards = capsys.readouterr().out
+    call_command("sqlmigrate", "outbound", "0009", "--backwards")
+    backwards = capsys.readouterr().out
+
+    for sql in (forwards, backwards):
+        statements = [line for line in sql.splitlines() if line.strip() and not line.startswith("--")]
+        assert len(statements) == 7  # 3 indexes replaced, and the webhook's own index dropped
+        assert all(" INDEX CONCURRENTLY " in statement for statement in statements)
+        assert "CONSTRAINT" not in sql  # the foreign key is not dropped and checked again
 
 
 @pytest.mark.django_db(transaction=True)

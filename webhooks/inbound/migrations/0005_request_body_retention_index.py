@@ -2,8 +2,13 @@
 
 from django.db import migrations, models
 
+from leadengine.migration_operations import AddIndexConcurrentlyOnPostgreSQL
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL (the table keeps taking writes),
+    # which cannot run in a transaction. Same schema as when first written.
+    atomic = False
 
     dependencies = [
         ('inbound', '0004_sender_auth'),
@@ -11,7 +16,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='inboundrequest',
             index=models.Index(condition=models.Q(('body', ''), _negated=True), fields=['received_at'], name='inbound_request_with_body'),
         ),

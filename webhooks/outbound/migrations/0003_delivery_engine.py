@@ -3,8 +3,13 @@
 import django.core.validators
 from django.db import migrations, models
 
+from leadengine.migration_operations import AddIndexConcurrentlyOnPostgreSQL
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL (the table keeps taking writes),
+    # which cannot run in a transaction. Same schema as when first written.
+    atomic = False
 
     dependencies = [
         ('leads', '0001_initial'),
@@ -37,11 +42,11 @@ class Migration(migrations.Migration):
             name='paused_until',
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             index=models.Index(fields=['webhook', 'status'], name='outbound_de_webhook_4657eb_idx'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             index=models.Index(fields=['webhook', 'lead', 'status'], name='outbound_de_webhook_0b5a98_idx'),
         ),

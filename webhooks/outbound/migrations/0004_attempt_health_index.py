@@ -2,15 +2,20 @@
 
 from django.db import migrations, models
 
+from leadengine.migration_operations import AddIndexConcurrentlyOnPostgreSQL
+
 
 class Migration(migrations.Migration):
+    # The indexes are built and dropped CONCURRENTLY on PostgreSQL (the table keeps taking
+    # writes), which cannot run in a transaction. Same schema as when first written.
+    atomic = False
 
     dependencies = [
         ('outbound', '0003_delivery_engine'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='deliveryattempt',
             index=models.Index(fields=['delivery', 'started_at'], name='attempt_delivery_started'),
         ),

@@ -2,8 +2,13 @@
 
 from django.db import migrations, models
 
+from leadengine.migration_operations import AddIndexConcurrentlyOnPostgreSQL, RemoveIndexConcurrentlyOnPostgreSQL
+
 
 class Migration(migrations.Migration):
+    # The indexes are built and dropped CONCURRENTLY on PostgreSQL (the table keeps taking
+    # writes), which cannot run in a transaction. Same schema as when first written.
+    atomic = False
 
     dependencies = [
         ('leads', '0002_custom_field_key_validator'),
@@ -11,19 +16,19 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        RemoveIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             name='outbound_de_webhook_4657eb_idx',
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             index=models.Index(fields=['webhook', 'status', 'created_at'], name='delivery_hook_status_created'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             index=models.Index(fields=['webhook', 'status', 'completed_at'], name='delivery_hook_status_done'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             index=models.Index(fields=['status', 'completed_at'], name='delivery_status_completed'),
         ),

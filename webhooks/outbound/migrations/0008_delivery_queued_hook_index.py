@@ -2,8 +2,13 @@
 
 from django.db import migrations, models
 
+from leadengine.migration_operations import AddIndexConcurrentlyOnPostgreSQL
+
 
 class Migration(migrations.Migration):
+    # The indexes are built and dropped CONCURRENTLY on PostgreSQL (the table keeps taking
+    # writes), which cannot run in a transaction. Same schema as when first written.
+    atomic = False
 
     dependencies = [
         ('leads', '0003_dedupe_field_indexes'),
@@ -11,7 +16,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             index=models.Index(condition=models.Q(('status__in', ['pending', 'in_flight'])), fields=['webhook'], name='delivery_queued_hook'),
         ),

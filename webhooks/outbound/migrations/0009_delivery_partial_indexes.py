@@ -3,8 +3,17 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from leadengine.migration_operations import (
+    AddIndexConcurrentlyOnPostgreSQL,
+    ForeignKeyIndexDropConcurrentlyOnPostgreSQL,
+    RemoveIndexConcurrentlyOnPostgreSQL,
+)
+
 
 class Migration(migrations.Migration):
+    # The indexes are built and dropped CONCURRENTLY on PostgreSQL (the table keeps taking
+    # writes), which cannot run in a transaction. Same schema as when first written.
+    atomic = False
 
     dependencies = [
         ('leads', '0003_dedupe_field_indexes'),
@@ -12,32 +21,32 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        RemoveIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             name='outbound_de_claim_t_6cd61c_idx',
         ),
-        migrations.RemoveIndex(
+        RemoveIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             name='delivery_hook_status_done',
         ),
-        migrations.RemoveIndex(
+        RemoveIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             name='delivery_status_completed',
         ),
-        migrations.AlterField(
+        ForeignKeyIndexDropConcurrentlyOnPostgreSQL(
             model_name='delivery',
             name='webhook',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='outbound.outboundwebhook'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             index=models.Index(condition=models.Q(('claim_token__isnull', False)), fields=['claim_token'], name='delivery_claimed'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             index=models.Index(condition=models.Q(('completed_at__isnull', False)), fields=['webhook', 'status', 'completed_at'], name='delivery_hook_status_done'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgreSQL(
             model_name='delivery',
             index=models.Index(condition=models.Q(('completed_at__isnull', False)), fields=['status', 'completed_at'], name='delivery_status_completed'),
         ),
