@@ -95,9 +95,8 @@ def test_every_index_added_to_an_existing_table_is_built_without_blocking_its_wr
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="CONCURRENTLY is PostgreSQL's")
-@pytest.mark.django_db(
-    transaction=True
-)  # sqlmigrate of a non-atomic migration: no test transaction around it
+# sqlmigrate of a non-atomic migration: no test transaction may be open around it.
+@pytest.mark.django_db(transaction=True)
 def test_the_delivery_index_migrations_never_block_the_tables_writes_on_postgresql(capsys):
     call_command("sqlmigrate", "outbound", "0009")
     forwards = capsys.readouterr().out
