@@ -20,7 +20,13 @@ from leadengine.expressions import JSONRows
 from leadengine.prepared import IdsIn, PreparedQuery, rows_pipelined, server_prepared
 
 from .models import Delivery, OutboundWebhook
-from .payload import lead_snapshots, lead_status_payload_build, leads_from_snapshots, payload_serialize
+from .payload import (
+    lead_snapshots,
+    lead_status_payload_build,
+    leads_for_payload,
+    leads_from_snapshots,
+    payload_serialize,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +146,9 @@ def deliveries_create_for_events(*, events):
     if not events:
         return []  # most workspaces, most changes: skip loading the leads and their threads
     if snapshot_rows is None:
-        snapshot_rows = lead_snapshots.rows([event.lead.pk for event in events])
-    leads = leads_from_snapshots(snapshot_rows)
+        leads = leads_for_payload(event.lead.pk for event in events)
+    else:
+        leads = leads_from_snapshots(snapshot_rows)
     rows = []  # (webhook id, event id, lead id, payload): what varies between deliveries
     for event in events:
         lead = leads[event.lead.pk]
