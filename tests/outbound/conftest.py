@@ -29,3 +29,10 @@ def lead(workspace):
 def make_webhook(workspace, url, name="Zapier", **kwargs):
     """Created like the admin form does, skipping only the DNS check for loopback receivers."""
     return OutboundWebhookFactory(workspace=workspace, url=url, name=name, **kwargs)
+
+
+def plan_nodes(node):
+    """Every node of an EXPLAIN (FORMAT JSON) plan, the root first."""
+    yield node
+    for child in node.get("Plans", ()):
+        yield from plan_nodes(child)

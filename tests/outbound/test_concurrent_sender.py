@@ -24,7 +24,7 @@ from webhooks.outbound.http_client import DeliveryResult
 from webhooks.outbound.models import BREAKER_FIRST_PAUSE, BREAKER_THRESHOLD, Delivery, DeliveryAttempt
 from webhooks.outbound.receiver import Answer
 
-from .conftest import make_webhook
+from .conftest import make_webhook, plan_nodes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_private")]
 
@@ -381,12 +381,6 @@ def claim_plans():
 
     with connection.execute_wrapper(explain_first):
         yield plans
-
-
-def plan_nodes(node):
-    yield node
-    for child in node.get("Plans", ()):
-        yield from plan_nodes(child)
 
 
 def test_a_claim_looks_only_at_endpoints_with_queued_deliveries_not_at_every_idle_webhook(workspace):

@@ -12,7 +12,7 @@ from tests.factories import LeadFactory
 from webhooks.outbound import dispatch
 from webhooks.outbound.models import Delivery
 
-from .conftest import make_webhook
+from .conftest import make_webhook, plan_nodes
 
 pytestmark = [
     pytest.mark.django_db,
@@ -94,12 +94,6 @@ def plans_as_run():
         with connection.cursor() as cursor:
             cursor.execute("SET auto_explain.log_min_duration = -1")
         connection.connection.remove_notice_handler(collect)
-
-
-def plan_nodes(node):
-    yield node
-    for child in node.get("Plans", ()):
-        yield from plan_nodes(child)
 
 
 def test_the_prepared_claim_finds_endpoints_with_work_without_reading_finished_deliveries(workspace):
