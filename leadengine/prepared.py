@@ -20,6 +20,7 @@ from django.db import connections
 from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.models import BooleanField, F, Field, Func
+from psycopg import _queries as psycopg_queries
 from psycopg.pq import Format
 
 
@@ -162,8 +163,30 @@ def rows_pipelined(*calls, using="default"):
             cursor.close()
 
 
+# Fixed statement texts parsed by this process (a bounded set: one per statement shape).
+_statement_parse = functools.lru_cache(maxsize=256)(psycopg_queries._query2pg_nocache)
+
+
+class _ParsedOnceQuery(psycopg_queries.PostgresQuery):
+    """psycopg parses a statement's placeholders on every execution when its text is longer
+    than 4,096 characters or it has more than 50 parameters: it keeps ORM texts of varying
+    shape out of its cache. A prepared statement's text is fixed, and two of the longest run
+    on hot paths: the status change's snapshot (4.4 KB, once per change with webhooks) and
+    the claim (4.7 KB, once per wave of requests). Parsed once per process here. Relies on psycopg's
+    internals of the pinned version; `tests/test_prepared.py` fails if they change."""
+
+    def convert(self, query, vars):
+        if vars is None or not isinstance(query, (str, bytes)):
+            return super().convert(query, vars)
+        query = self._ensure_bytes(query)
+        self.query, self._want_formats, self._order, self._parts = _statement_parse(query, self._tx.encoding)
+        self.dump(vars)
+
+
 class _PreparingCursor(ServerBindingCursor):
     """A psycopg cursor that binds parameters on the server and prepares what it runs."""
+
+    _query_cls = _ParsedOnceQuery
 
     def execute(self, query, params=None, *, prepare=True, binary=None):
         super().execute(query, params, prepare=prepare, binary=binary)

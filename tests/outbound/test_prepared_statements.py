@@ -121,3 +121,23 @@ def test_the_prepared_claim_finds_endpoints_with_work_without_reading_finished_d
     )
     assert finished == 120
     assert rows_read < 30, rows_read
+
+
+def test_a_long_prepared_statement_is_parsed_once_per_process(workspace, monkeypatch):
+    """psycopg parses a text of over 4,096 characters on every run; the status change's
+    snapshot (4.4 KB) and the claim (4.7 KB) run once per change and once per wave."""
+    from psycopg import _queries
+
+    make_webhook(workspace, "https://example.com/hook")
+    lead_set_status(lead=LeadFactory(workspace=workspace), status="Meeting Booked")
+    dispatch.deliveries_claim(limit=1)  # the first run of each parses its text
+    parsed = []
+    parse = _queries._query2pg_nocache
+    monkeypatch.setattr(_queries, "_query2pg_nocache", lambda *args: parsed.append(args[0]) or parse(*args))
+
+    lead_set_status(lead=LeadFactory(workspace=workspace), status="Meeting Booked")
+    claim = dispatch.deliveries_claim(limit=1)
+
+    assert len(claim.to_send) == 1
+    assert json.loads(bytes(claim.to_send[0].payload))["new_lead_status"] == "Meeting Booked"
+    assert parsed == []
