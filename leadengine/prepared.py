@@ -172,8 +172,9 @@ class _ParsedOnceQuery(psycopg_queries.PostgresQuery):
     than 4,096 characters or it has more than 50 parameters: it keeps ORM texts of varying
     shape out of its cache. A prepared statement's text is fixed, and two of the longest run
     on hot paths: the status change's snapshot (4.4 KB, once per change with webhooks) and
-    the claim (4.7 KB, once per wave of requests). Parsed once per process here. Relies on psycopg's
-    internals of the pinned version; `tests/test_prepared.py` fails if they change."""
+    the claim (4.7 KB, once per wave of requests). Parsed once per process here. Relies on
+    psycopg's internals of the pinned version: `tests/outbound/test_prepared_statements.py`
+    fails if they change."""
 
     def convert(self, query, vars):
         if vars is None or not isinstance(query, (str, bytes)):
